@@ -1,0 +1,42 @@
+"""The Executor interface every executor implements (runtime layer)."""
+
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING, ClassVar
+
+from .._stage import ExecutorLike
+
+if TYPE_CHECKING:
+    from .._runtime import StageRunner
+
+__all__ = ("Executor",)
+
+
+class Executor(ExecutorLike, abc.ABC):
+    """How a stage's items are run.
+
+    The runtime owns the stage's input queue, routing, error policy and
+    statistics; an executor only decides *where* the stage's function runs.
+    It does so in `launch`, through the `StageRunner` the runtime hands it:
+
+    * ``runner.spawn_workers(n)`` runs ``n`` standard worker loops in threads
+      (what `ThreadExecutor` does);
+    * lower-level executors (processes, interpreters, clusters) take batches
+      with ``runner.take()``, run them elsewhere, and hand results back with
+      ``runner.complete()``.
+
+    `fusable` executors (only `InlineExecutor`) let the runtime run the stage
+    in its upstream's thread.
+    """
+
+    kind: ClassVar[str] = "executor"
+    fusable: ClassVar[bool] = False
+
+    def available(self) -> str | None:
+        """Return why this executor cannot run here, or ``None`` if it can."""
+        return None
+
+    @abc.abstractmethod
+    def launch(self, runner: StageRunner) -> None:
+        """Start the workers of *runner*'s stage (called once per run)."""
