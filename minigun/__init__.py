@@ -45,6 +45,9 @@ from .errors import WorkerCrashedError as WorkerCrashedError
 from .errors import WouldBlock as WouldBlock
 from .executors import Executor as Executor
 from .executors import InlineExecutor as InlineExecutor
+from .executors import ProcessExecutor as ProcessExecutor
+from .executors import SpawnForkExecutor as SpawnForkExecutor
+from .executors import SpawnThreadExecutor as SpawnThreadExecutor
 from .executors import ThreadExecutor as ThreadExecutor
 
 _logger.disable("minigun")
@@ -71,6 +74,7 @@ __all__ = (
     "NotPicklableError",
     "Pipeline",
     "PipelineError",
+    "ProcessExecutor",
     "Processor",
     "Producer",
     "Queue",
@@ -79,6 +83,8 @@ __all__ = (
     "RoutingError",
     "RunHandle",
     "RunReport",
+    "SpawnForkExecutor",
+    "SpawnThreadExecutor",
     "Stage",
     "StageError",
     "StageStatistics",

@@ -14,7 +14,7 @@ import attrs
 from ._config import Config
 from ._graph import Graph, build_graph
 from ._hooks import HookChain
-from ._stage import Producer, Stage, StageOptions
+from ._stage import Accumulator, Producer, Stage, StageOptions
 from .errors import ConfigError, DefinitionError
 
 if TYPE_CHECKING:
@@ -289,18 +289,27 @@ def _check_executors(graph: Graph) -> list[str]:
     problems: list[str] = []
     for s in graph.stages:
         opts = s.options
-        problems.extend(
-            f"stage {s.name!r}: {option}= is not available in this version "
-            "of minigun yet; use threads="
-            for option in ("processes", "interpreters")
-            if getattr(opts, option) is not None
-        )
+        if opts.interpreters is not None:
+            problems.append(
+                f"stage {s.name!r}: interpreters= is not available in this "
+                "version of minigun yet; use processes= or threads="
+            )
         ex = opts.executor
         if ex is not None and getattr(ex, "available", None) is not None:
             why = ex.available()  # type: ignore[attr-defined]
             if why:
                 problems.append(f"stage {s.name!r}: {why}")
-        if isinstance(s, Producer) and (ex is not None or opts.threads is not None):
+        if getattr(ex, "spawn", False):
+            ups = [graph.stages[j] for j in graph.upstream[graph.stages.index(s)]]
+            if not ups or not all(isinstance(u, Accumulator) for u in ups):
+                problems.append(
+                    f"stage {s.name!r}: {type(ex).__name__} runs one batch per "
+                    "child or thread, so the stage must receive batches: put an "
+                    "Accumulator before it"
+                )
+        if isinstance(s, Producer) and (
+            ex is not None or opts.threads is not None or opts.processes is not None
+        ):
             problems.append(
                 f"producer {s.name!r} runs in its own thread; executor options "
                 "do not apply to producers"

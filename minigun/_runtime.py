@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from loguru import logger
 
 from ._hooks import Hook, call_hook
+from ._policy import RetryPolicy, run_with_retries
 from ._queue import Cancelled, Queue
 from ._report import RunReport, StageStatistics
 from ._router import BroadcastRouter, RoundRobinRouter
@@ -50,13 +51,14 @@ from .errors import (
     WouldBlock,
     short_repr,
 )
-from .executors import Executor, InlineExecutor, ThreadExecutor
+from .executors import Executor, InlineExecutor, ProcessExecutor, ThreadExecutor
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from ._graph import Graph
     from ._pipeline import Pipeline
+    from .executors._base import RemoteWorker
 
 if False:  # pragma: no cover - typing only, avoids a runtime import cycle
     pass  # type: ignore[unreachable]
@@ -113,10 +115,12 @@ class _Segment:
 class _Worker:
     """State of one worker of a segment: kernels and counters per member."""
 
-    __slots__ = ("counters", "index", "it", "kernels", "set_up")
+    __slots__ = ("counters", "index", "it", "kernels", "remote", "set_up")
 
     def __init__(self, index: int) -> None:
         self.index = index
+        #: Where units run when not in this thread (a forked worker, ...).
+        self.remote: RemoteWorker | None = None
         self.kernels: dict[int, Kernel] = {}
         self.counters: dict[int, Counters] = {}
         self.set_up: list[StageRunner] = []
@@ -151,6 +155,9 @@ class StageRunner:
             cfg.retry_backoff if opts.retry_backoff is None else opts.retry_backoff
         )
         self.retry_on: tuple[type[BaseException], ...] = opts.retry_on or (Exception,)
+        self.policy = RetryPolicy(
+            self.max_retries, self.retry_delay, self.retry_backoff, self.retry_on
+        )
         self.on_error: Any = cfg.on_error if opts.on_error is None else opts.on_error
         self.ordered = opts.ordered and self.workers > 1
         qs = opts.queue_size
@@ -175,6 +182,10 @@ class StageRunner:
         self.before_stage: tuple[Hook, ...] = ()
         self.after_stage: tuple[Hook, ...] = ()
         self.on_error_hooks: tuple[Hook, ...] = ()
+        self.before_fork: tuple[Hook, ...] = ()
+        self.after_fork: tuple[Hook, ...] = ()
+        #: Spawn executors take one unit at a time.
+        self.take_one = bool(getattr(self.executor, "spawn", False))
         self.topo = 0
         # ordered output of multi-worker stages
         self._seq_take = 0
@@ -251,6 +262,14 @@ class StageRunner:
         """Run the stage on *items*; route `To` outputs; return the other outputs."""
         k = self.kernel_for(w)
         c = w.counters[self.idx]
+        if w.remote is not None:
+            units = items
+            if k.batching:
+                units = [b for b in (self._admit(k, x) for x in items) if b is not None]
+            c.items_in += len(items)
+            if units:
+                self.run_remote(units, k, c, w.remote)
+            return self.collect(k, c)
         perf = time.perf_counter
         t0 = perf()
         run = k.run
@@ -280,6 +299,23 @@ class StageRunner:
         c.sample(dt / n)
         return self.collect(k, c)
 
+    def _admit(self, k: Kernel, item: Any) -> list[Any] | None:
+        if self.workers > 1:
+            with self._batch_lock:
+                return k.admit(item)
+        return k.admit(item)
+
+    def run_remote(
+        self, units: list[Any], k: Kernel, c: Counters, remote: RemoteWorker
+    ) -> None:
+        """Run *units* on *remote*; outputs land in the kernel's lists."""
+        result = remote.run_units(units)
+        k.out.extend(result.out)
+        k.tos.extend(result.tos)
+        c.add(result.counters)
+        for unit, error in result.failures:
+            self.fail_item(unit, error)
+
     def collect(self, k: Kernel, c: Counters) -> list[Any]:
         """Take what the kernel emitted; route `To` signals now."""
         out = k.out
@@ -302,26 +338,9 @@ class StageRunner:
 
     def recover(self, item: Any, exc: Exception, k: Kernel, c: Counters) -> None:
         """Retry *item* under the stage's policy, then hand it to ``on_error``."""
-        attempt = 0
-        error: Exception = exc
-        while (
-            attempt < self.max_retries
-            and isinstance(error, self.retry_on)
-            and not isinstance(error, MinigunError)
-        ):
-            attempt += 1
-            c.items_retried += 1
-            delay = self.retry_delay * (self.retry_backoff ** (attempt - 1))
-            if delay > 0:
-                self.rt.sleep(delay)
-            try:
-                k.run(item)
-            except Exception as again:
-                error = again
-            else:
-                return
-        c.items_failed += 1
-        self.fail_item(item, error)
+        error = run_with_retries(k.run, item, self.policy, c, self.rt.sleep, exc)
+        if error is not None:
+            self.fail_item(item, error)
 
     def fail_item(self, item: Any, error: BaseException) -> None:
         """Apply on_error hooks and the error policy to a failed item."""
@@ -412,6 +431,8 @@ def _resolve_executor(stage: Stage[Any, Any]) -> Executor:
         return opts.executor
     if opts.threads is not None:
         return ThreadExecutor(opts.threads)
+    if opts.processes is not None:
+        return ProcessExecutor(opts.processes)
     return InlineExecutor()
 
 
@@ -442,6 +463,8 @@ class Runtime:
         self.cancel_event = threading.Event()
         self.cancelled = False
         self.stopping = False
+        self.stopped = False
+        self.launching = False
         self.external_open = True
         self.errors: list[Exception] = []
         self.threads: list[threading.Thread] = []
@@ -490,6 +513,12 @@ class Runtime:
                 self, r.stage, "after_stage", r.stage.options.after
             )
             r.on_error_hooks = _stage_hooks(self, r.stage, "on_error", ())
+            r.before_fork = _stage_hooks(
+                self, r.stage, "before_fork", r.stage.options.before_fork
+            )
+            r.after_fork = _stage_hooks(
+                self, r.stage, "after_fork", r.stage.options.after_fork
+            )
         # Segments, in topological order so an upstream's segment exists first.
         for i in g.order:
             r = runners[i]
@@ -571,11 +600,21 @@ class Runtime:
             self._finalize()
             return RunHandle(self)
         if not self.deterministic:
-            for seg in self.segments:
-                if seg.head.is_producer:
-                    seg.head.spawn_workers(1)
-                else:
-                    seg.head.executor.launch(seg.head)
+            # The launcher counts as a live worker until every worker started,
+            # so a run whose first workers finish at once is not finalized early.
+            self.launching = True
+            try:
+                for seg in self.segments:
+                    if seg.head.is_producer:
+                        seg.head.spawn_workers(1)
+                    else:
+                        seg.head.executor.launch(seg.head)
+            finally:
+                with self.lock:
+                    self.launching = False
+                    last = all(s.workers_alive == 0 for s in self.segments)
+                if last:
+                    self._finalize()
         return RunHandle(self)
 
     def spawn(self, seg: _Segment, index: int) -> None:
@@ -622,7 +661,9 @@ class Runtime:
             log.debug("worker {worker} of {segment} exiting")
             with self.lock:
                 seg.workers_alive -= 1
-                last = all(s.workers_alive == 0 for s in self.segments)
+                last = not self.launching and all(
+                    s.workers_alive == 0 for s in self.segments
+                )
             if last:
                 self._finalize()
 
@@ -632,8 +673,18 @@ class Runtime:
             w.counters[m.idx] = c
             with self.lock:
                 m.counters.append(c)
+            remote_factory = getattr(m.executor, "remote_worker", None)
             try:
-                m.stage.setup()
+                if remote_factory is not None and not self.deterministic:
+                    w.remote = remote_factory(m, w.index)
+                    w.remote.start()
+                else:
+                    m.stage.setup()
+            except Cancelled:
+                raise
+            except MinigunError as exc:
+                self.fail(exc)
+                raise Cancelled from exc
             except Exception as exc:
                 self.fail(StageError(m.name, None, exc, w.index))
                 raise Cancelled from exc
@@ -642,10 +693,16 @@ class Runtime:
     def _teardown(self, w: _Worker) -> None:
         for m in reversed(w.set_up):
             try:
-                m.stage.teardown()
+                if w.remote is not None:
+                    w.remote.stop(cancelled=self.cancelled)
+                else:
+                    m.stage.teardown()
+            except MinigunError as exc:
+                self.fail(exc)
             except Exception as exc:
                 self.fail(StageError(m.name, None, exc, w.index))
         w.set_up.clear()
+        w.remote = None
 
     def step(self, seg: _Segment, w: _Worker, *, block: bool) -> int:
         """Do one unit of work for *seg*: return `WORKED`, `IDLE` or `DONE`.
@@ -680,7 +737,9 @@ class Runtime:
             if m.ordered and m._seq_take - m._seq_commit >= 2 * m.workers:  # noqa: SLF001
                 continue
             n = self.chunk_size
-            if seg.workers > 1:
+            if m.take_one:
+                n = 1
+            elif seg.workers > 1:
                 n = max(1, min(n, len(q) // (2 * seg.workers)))
             n = min(n, seg.exit_free() + 1)
             batch = q.take_locked(n)
@@ -779,6 +838,13 @@ class Runtime:
         self, m: StageRunner, k: Kernel, batches: list[list[Any]], w: _Worker
     ) -> None:
         c = w.counters[m.idx]
+        if w.remote is not None:
+            if batches:
+                m.run_remote(batches, k, c, w.remote)
+                out = m.collect(k, c)
+                if out:
+                    m.forward(out, w)
+            return
         for b in batches:
             t0 = time.perf_counter()
             m.run_unit(b, k, c)
@@ -974,6 +1040,7 @@ class Runtime:
         """Stop producers at their next micro-batch and drain what is in flight."""
         with self.lock:
             self.stopping = True
+            self.stopped = True
             for r in self.runners:
                 if r.is_producer:
                     r.triggered = True
@@ -1006,7 +1073,8 @@ class Runtime:
                 if self.errors:
                     self.status = "failed"
                 elif self.status == "running":
-                    self.status = "cancelled" if self.cancelled else "succeeded"
+                    stopped = self.cancelled or self.stopped
+                    self.status = "cancelled" if stopped else "succeeded"
             self.report = self.snapshot()
             _log.info(
                 "pipeline {name} {status} in {duration:.3f}s",

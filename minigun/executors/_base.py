@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from .._stage import ExecutorLike
 
 if TYPE_CHECKING:
     from .._runtime import StageRunner
+    from .._stats import Counters
 
-__all__ = ("Executor",)
+__all__ = ("Executor", "RemoteResult", "RemoteWorker")
 
 
 class Executor(ExecutorLike, abc.ABC):
@@ -40,3 +41,35 @@ class Executor(ExecutorLike, abc.ABC):
     @abc.abstractmethod
     def launch(self, runner: StageRunner) -> None:
         """Start the workers of *runner*'s stage (called once per run)."""
+
+
+class RemoteResult:
+    """What a remote worker sends back for a list of units."""
+
+    __slots__ = ("counters", "failures", "out", "tos")
+
+    def __init__(
+        self,
+        out: list[Any],
+        tos: list[Any],
+        failures: list[tuple[Any, BaseException]],
+        counters: Counters,
+    ) -> None:
+        self.out = out
+        self.tos = tos
+        self.failures = failures
+        self.counters = counters
+
+
+class RemoteWorker(Protocol):
+    """A worker that runs a stage's units elsewhere (another process, ...)."""
+
+    def start(self) -> None:
+        """Start the worker (fork hooks, ``setup()`` there)."""
+
+    def run_units(self, units: list[Any]) -> RemoteResult:
+        """Run *units* there; failures come back after retries."""
+        ...
+
+    def stop(self, *, cancelled: bool) -> None:
+        """Run ``teardown()`` there and stop (kill at once when *cancelled*)."""
