@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -141,26 +142,23 @@ class Config:
                 continue
             try:
                 clean[key] = strict_converter.structure(value, field.type)
-            except (BaseValidationError, ValueError, TypeError) as exc:
+            except Exception as exc:  # noqa: BLE001 - every failure is one problem line
                 lines = describe_errors(exc, key)
-                if isinstance(exc, ValueError | TypeError) and not isinstance(
-                    exc, BaseValidationError
-                ):
+                if not isinstance(exc, BaseValidationError) or not lines:
                     lines = [
                         f"{key}: expected {_type_label(field.type)}, got {value!r}"
                     ]
                 problems.extend(lines)
+                continue
+            validator = field.validator
+            if validator is not None:
+                try:
+                    validator(None, field, clean[key])
+                except ConfigError as exc:
+                    problems.extend(exc.problems)
         if problems:
             raise ConfigError(problems)
-        try:
-            return cls(**clean)
-        except ConfigError:
-            raise
-        except (
-            ValueError,
-            TypeError,
-        ) as exc:  # pragma: no cover - validators raise ConfigError
-            raise ConfigError(str(exc)) from exc
+        return cls(**clean)
 
     @classmethod
     def from_env(
@@ -202,8 +200,48 @@ class Config:
 
 
 def _type_label(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
     text = str(tp)
     return text.replace(" | None", "").replace("typing.", "")
 
 
 attrs.resolve_types(Config)
+
+
+def _structure_int(value: Any, _tp: Any) -> int:
+    if isinstance(value, bool | float):
+        msg = f"expected int, got {value!r}"
+        raise TypeError(msg)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        return int(value.strip())
+    msg = f"expected int, got {value!r}"
+    raise TypeError(msg)
+
+
+def _structure_float(value: Any, _tp: Any) -> float:
+    if isinstance(value, bool):
+        msg = f"expected float, got {value!r}"
+        raise TypeError(msg)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        return float(value.strip())
+    msg = f"expected float, got {value!r}"
+    raise TypeError(msg)
+
+
+def _structure_str(value: Any, _tp: Any) -> str:
+    if not isinstance(value, str):
+        msg = f"expected str, got {value!r}"
+        raise TypeError(msg)
+    return value
+
+
+strict_converter.register_structure_hook(int, _structure_int)
+strict_converter.register_structure_hook(float, _structure_float)
+strict_converter.register_structure_hook(str, _structure_str)

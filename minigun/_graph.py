@@ -1,8 +1,20 @@
-"""The stage graph: edges, the sequential default, validation, order (model layer).
+"""The stage graph: nesting, edges, the sequential default, validation (model layer).
 
-`build_graph` turns what a `Pipeline` was told (stages in order, parallel
-groups, explicit edges) into a validated `Graph`. Every problem found is
-collected; the caller raises one `DefinitionError` listing them all.
+`build_graph` flattens a tree of pipelines into one graph of leaf stages
+with qualified names (``inner.stage``), relative to the pipeline being run.
+
+* Edges are first drawn between the *children* of each pipeline (stages and
+  nested pipelines): explicit ``to=``/``from_=``/``connect``/``reroute``
+  edges, resolved by name anywhere in the tree (SPEC §2.5), plus the
+  sequential default (SPEC §2.2).
+* Each child edge then becomes leaf edges: an edge out of a nested pipeline
+  leaves from its terminal stages; an edge into it reaches its entry stages.
+  A pipeline with several entries gets an internal *entry* node that applies
+  the pipeline's router (broadcast by default), so the sender's own router
+  still sees the pipeline as one downstream.
+
+Every problem found is collected; the caller raises one `DefinitionError`
+listing them all.
 """
 
 from __future__ import annotations
@@ -12,19 +24,21 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .errors import DefinitionError
+from ._stage import Accumulator, Processor, Producer, Stage
+from .errors import AmbiguousRouteError, RoutingError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ._stage import Stage  # noqa: TC004 - imported for real inside build_graph
+    from ._pipeline import Pipeline  # noqa: TC004 - annotations are never resolved
+    from ._router import Router
 
-__all__ = ("Edge", "Graph", "build_graph", "find_cycle")
+__all__ = ("Edge", "EntryNode", "Graph", "Node", "build_graph", "find_cycle")
 
 
 @attrs.frozen
 class Edge:
-    """A static edge ``src -> dst`` (stage indices) with an optional weight."""
+    """A static edge ``src -> dst`` (node indices) with an optional weight."""
 
     src: int
     dst: int
@@ -32,29 +46,210 @@ class Edge:
     explicit: bool = True
 
 
-@attrs.frozen
-class Graph:
-    """A validated graph of the stages of one pipeline.
+@attrs.define(eq=False, init=False, repr=False)
+class EntryNode(Processor[Any, Any]):
+    """Internal stage: the door of a nested pipeline with several entry stages.
 
-    Attributes:
-        stages: the stages in definition order (index = node id).
-        edges: the static edges, in the order they were declared.
-        order: stage indices in topological order (ties: definition order).
+    It passes each item on unchanged; the nested pipeline's router spreads
+    the items over the entry stages. It never appears in reports.
     """
 
-    stages: tuple[Stage[Any, Any], ...]
+    def __init__(self, name: str, router: Router | None, routing: Any) -> None:
+        """Create the entry node of the pipeline named *name*."""
+        super().__init__(name, _identity, router=router, routing=routing)
+
+
+def _identity(item: Any) -> Any:
+    return item
+
+
+@attrs.frozen
+class Node:
+    """A leaf of the flattened graph.
+
+    Attributes:
+        stage: the stage.
+        name: its qualified name relative to the pipeline being run.
+        scope: the pipelines that contain it, outermost first.
+        internal: an entry node added by flattening (not shown in reports).
+    """
+
+    stage: Stage[Any, Any]
+    name: str
+    scope: tuple[Pipeline, ...]
+    internal: bool = False
+
+
+@attrs.define(eq=False)
+class _PipeInfo:
+    pipe: Pipeline
+    prefix: str
+    parent: _PipeInfo | None
+    depth: int
+    children: list[Any] = attrs.field(factory=list)
+    # child entries in order: a Stage/Pipeline, or a list for a parallel group
+    entries: list[Any] = attrs.field(factory=list)
+
+
+class Resolver:
+    """Finds stages and pipelines by name in a tree (SPEC §2.5)."""
+
+    def __init__(self, root: Pipeline) -> None:
+        """Index the tree under *root*."""
+        from ._pipeline import Pipeline  # noqa: PLC0415 - avoid an import cycle
+
+        self.root = root
+        self.infos: dict[int, _PipeInfo] = {}
+        self.qnames: dict[int, str] = {}
+        self.parent_of: dict[int, Pipeline] = {}
+        self.order: list[_PipeInfo] = []
+
+        def walk(
+            p: Pipeline, prefix: str, parent: _PipeInfo | None, depth: int
+        ) -> None:
+            info = _PipeInfo(p, prefix, parent, depth)
+            self.infos[id(p)] = info
+            self.order.append(info)
+            for entry in p._entries:  # noqa: SLF001 - the model reads its own parts
+                info.entries.append(entry)
+                members = entry if isinstance(entry, list) else [entry]
+                for child in members:
+                    info.children.append(child)
+                    self.qnames[id(child)] = prefix + child.name
+                    self.parent_of[id(child)] = p
+                    if isinstance(child, Pipeline):
+                        walk(child, prefix + child.name + ".", info, depth + 1)
+
+        walk(root, "", None, 0)
+
+    def qname(self, obj: Stage[Any, Any]) -> str:
+        """Return the qualified name of *obj* in this tree."""
+        return self.qnames.get(id(obj), obj.name)
+
+    def _subtree_by_depth(self, info: _PipeInfo, name: str) -> list[list[Any]]:
+        """Matches named *name* below *info*, grouped by depth (local first)."""
+        from ._pipeline import Pipeline  # noqa: PLC0415
+
+        levels: list[list[Any]] = []
+        frontier = [info]
+        while frontier:
+            found = []
+            nxt = []
+            for f in frontier:
+                for child in f.children:
+                    if child.name == name:
+                        found.append(child)
+                    if isinstance(child, Pipeline):
+                        nxt.append(self.infos[id(child)])
+            levels.append(found)
+            frontier = nxt
+        return levels
+
+    def candidates(self, ref: str, scope: Pipeline) -> list[Any]:
+        """Return the matches of *ref* at the first level that has any.
+
+        Order: the scope's own stages, its descendants by depth, then each
+        ancestor's stages and descendants, up to the root. A dotted name is
+        a path from the root (or, failing that, from the scope).
+        """
+        if "." in ref:
+            for start in (self.root, scope):
+                obj = self._path(ref, start)
+                if obj is not None:
+                    return [obj]
+            return []
+        info: _PipeInfo | None = self.infos[id(scope)]
+        seen_depth_start = 0
+        while info is not None:
+            for level in self._subtree_by_depth(info, ref)[seen_depth_start:]:
+                if level:
+                    return level
+            info = info.parent
+            seen_depth_start = 0
+        return []
+
+    def _path(self, ref: str, start: Pipeline) -> Any:
+        from ._pipeline import Pipeline  # noqa: PLC0415
+
+        obj: Any = start
+        for part in ref.split("."):
+            if not isinstance(obj, Pipeline):
+                return None
+            info = self.infos[id(obj)]
+            nxt = [c for c in info.children if c.name == part]
+            if len(nxt) != 1:
+                return None
+            obj = nxt[0]
+        return obj
+
+    def all_names(self) -> list[str]:
+        """Every qualified name in the tree (for suggestions)."""
+        return list(self.qnames.values())
+
+    def resolve(
+        self, ref: str | Stage[Any, Any], scope: Pipeline, where: str
+    ) -> tuple[Any, str | None]:
+        """Resolve *ref* from *scope*: ``(object, None)`` or ``(None, problem)``."""
+        if isinstance(ref, Stage):
+            if id(ref) in self.qnames or ref is self.root:
+                return ref, None
+            return None, (
+                f"{where}: stage {ref.name!r} is not part of pipeline "
+                f"{self.root.name!r}; add() it first"
+            )
+        found = self.candidates(ref, scope)
+        if len(found) == 1:
+            return found[0], None
+        if not found:
+            names = self.all_names()
+            close = difflib.get_close_matches(ref, names, n=1)
+            if not close:
+                shorts = {n.rsplit(".", 1)[-1]: n for n in names}
+                close = [shorts[c] for c in difflib.get_close_matches(ref, shorts, n=1)]
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            return None, f"{where}: unknown stage {ref!r}{hint}"
+        err = AmbiguousRouteError(ref, [self.qname(f) for f in found], where)
+        return None, str(err)
+
+
+@attrs.frozen
+class Graph:
+    """A validated, flattened graph of leaf stages.
+
+    Attributes:
+        nodes: the leaves in definition order (index = node id).
+        edges: the static edges, in the order they were declared.
+        order: node indices in topological order (ties: definition order).
+        downstream: for each node, its static downstream node ids in edge order.
+        upstream: for each node, its static upstream node ids.
+    """
+
+    nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
     order: tuple[int, ...]
     downstream: tuple[tuple[int, ...], ...]
     upstream: tuple[tuple[int, ...], ...]
+    resolver: Resolver = attrs.field(eq=False, repr=False)
+    targets: dict[int, tuple[int, ...]] = attrs.field(eq=False, repr=False)
+    """Node ids an item sent to a pipeline (by ``id()``) goes to."""
+
+    @property
+    def stages(self) -> tuple[Stage[Any, Any], ...]:
+        """The leaf stages (index = node id)."""
+        return tuple(n.stage for n in self.nodes)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The qualified names (index = node id)."""
+        return tuple(n.name for n in self.nodes)
 
     def index(self, name: str) -> int:
-        """Return the node id of stage *name*."""
-        for i, s in enumerate(self.stages):
-            if s.name == name:
+        """Return the node id of the stage with qualified name *name*."""
+        for i, n in enumerate(self.nodes):
+            if n.name == name:
                 return i
         msg = f"unknown stage {name!r}"
-        raise DefinitionError(msg)
+        raise RoutingError(msg)
 
     def weight(self, src: int, dst: int) -> float | None:
         """Return the weight of edge *src* -> *dst*."""
@@ -74,13 +269,48 @@ class Graph:
                 stack.extend(self.downstream[j])
         return frozenset(seen)
 
+    def route_target(self, ref: str | Stage[Any, Any], sender: int | None) -> int:
+        """Resolve a `To` target at run time, from node *sender*.
 
-Entry = "Stage[Any, Any] | list[Stage[Any, Any]]"
-
-
-def _suggest(name: str, names: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, names, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+        Raises:
+            RoutingError: no stage has that name.
+            AmbiguousRouteError: several match and none is a downstream neighbour.
+        """
+        scope = (
+            self.nodes[sender].scope[-1] if sender is not None else self.resolver.root
+        )
+        where = f"stage {self.nodes[sender].name!r}" if sender is not None else "send()"
+        if isinstance(ref, Stage):
+            found = [ref]
+        else:
+            found = self.resolver.candidates(ref, scope)
+        leaf_ids = {id(n.stage): i for i, n in enumerate(self.nodes)}
+        options: list[int] = []
+        for obj in found:
+            if id(obj) in leaf_ids:
+                options.append(leaf_ids[id(obj)])
+            elif id(obj) in self.targets:
+                ts = self.targets[id(obj)]
+                if len(ts) == 1:
+                    options.append(ts[0])
+                elif ts:
+                    # A pipeline without a single entry node: send to each.
+                    options.append(ts[0])
+        if len(options) == 1:
+            return options[0]
+        if not options:
+            name = ref if isinstance(ref, str) else ref.name
+            names = self.resolver.all_names()
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            msg = f"{where} routed to unknown stage {name!r}{hint}"
+            raise RoutingError(msg)
+        if sender is not None:
+            near = [o for o in options if o in self.downstream[sender]]
+            if len(near) == 1:
+                return near[0]
+        name = ref if isinstance(ref, str) else ref.name
+        raise AmbiguousRouteError(name, [self.nodes[o].name for o in options], where)
 
 
 def find_cycle(n: int, downstream: Sequence[Sequence[int]]) -> list[int] | None:
@@ -117,134 +347,222 @@ def find_cycle(n: int, downstream: Sequence[Sequence[int]]) -> list[int] | None:
     return None
 
 
-def build_graph(
-    entries: Sequence[Any],
-    connections: Sequence[tuple[Any, Any, float | None]],
-) -> tuple[Graph | None, list[str]]:
-    """Build the graph from *entries* (stages or parallel groups, in order).
+@attrs.define(eq=False)
+class _ChildEdge:
+    src: Any
+    dst: Any
+    weight: float | None
+    explicit: bool
 
-    Args:
-        entries: each a Stage, or a list of Stages added in a ``parallel()`` group.
-        connections: explicit ``(src, dst, weight)`` from ``Pipeline.connect``.
+
+def build_graph(root: Pipeline) -> tuple[Graph | None, list[str]]:
+    """Flatten the pipeline tree under *root* into a `Graph`.
 
     Returns:
         The graph (``None`` when there are problems) and the list of problems.
     """
-    from ._stage import Producer, Stage  # noqa: PLC0415 - avoid an import cycle
+    from ._pipeline import Pipeline  # noqa: PLC0415 - avoid an import cycle
 
     problems: list[str] = []
-    stages: list[Stage[Any, Any]] = []
-    group_of: dict[int, int] = {}  # stage index -> entry index
-    entry_members: list[list[int]] = []
-    for e_idx, entry in enumerate(entries):
-        members = entry if isinstance(entry, list) else [entry]
-        idxs = []
-        for s in members:
-            group_of[len(stages)] = e_idx
-            idxs.append(len(stages))
-            stages.append(s)
-        entry_members.append(idxs)
+    res = Resolver(root)
 
-    names = [s.name for s in stages]
-    by_name: dict[str, int] = {}
-    for i, name in enumerate(names):
-        if name in by_name:
-            problems.append(f"duplicate stage name {name!r}")
-        else:
-            by_name[name] = i
-    by_obj = {id(s): i for i, s in enumerate(stages)}
+    # 1. Duplicate names per pipeline.
+    for info in res.order:
+        seen: set[str] = set()
+        for child in info.children:
+            if child.name in seen:
+                where = f" in pipeline {info.prefix[:-1]!r}" if info.prefix else ""
+                problems.append(f"duplicate stage name {child.name!r}{where}")
+            seen.add(child.name)
 
-    def resolve(ref: str | Stage[Any, Any], where: str) -> int | None:
-        if isinstance(ref, Stage):
-            idx = by_obj.get(id(ref))
-            if idx is None:
-                problems.append(
-                    f"{where}: stage {ref.name!r} is not part of this pipeline; "
-                    "add() it first"
-                )
-            return idx
-        idx = by_name.get(ref)
-        if idx is None:
-            problems.append(f"{where}: unknown stage {ref!r}{_suggest(ref, names)}")
-        return idx
+    # 2. Child-level edges.
+    cedges: list[_ChildEdge] = []
+    seen_edges: dict[tuple[int, int], _ChildEdge] = {}
+    explicit_out: set[int] = set()
+    rerouted: set[int] = set()
+    for info in res.order:
+        for ref in info.pipe._reroutes:  # noqa: SLF001
+            obj, problem = res.resolve(ref, info.pipe, "reroute()")
+            if problem:
+                problems.append(problem)
+            elif obj is not None:
+                rerouted.add(id(obj))
+
+    def add(src: Any, dst: Any, weight: float | None, *, explicit: bool) -> None:
+        key = (id(src), id(dst))
+        old = seen_edges.get(key)
+        if old is not None:
+            if weight is not None:
+                old.weight = weight
+            return
+        e = _ChildEdge(src, dst, weight, explicit)
+        seen_edges[key] = e
+        cedges.append(e)
+        if explicit:
+            explicit_out.add(id(src))
+
+    def resolve(ref: Any, scope: Pipeline, where: str) -> Any:
+        obj, problem = res.resolve(ref, scope, where)
+        if problem:
+            problems.append(problem)
+        return obj
+
+    for info in res.order:
+        p = info.pipe
+        reroutes = {}
+        for ref, new_to in p._reroutes.items():  # noqa: SLF001
+            obj, _ = res.resolve(ref, p, "reroute()")
+            if obj is not None:
+                reroutes[id(obj)] = new_to
+        for child in info.children:
+            opts = child.options
+            where = f"stage {res.qname(child)!r}"
+            to = opts.to
+            scope = p
+            if id(child) in reroutes:
+                to = reroutes[id(child)]
+            if to is not None:
+                explicit_out.add(id(child))
+                for ref in to:
+                    dst = resolve(ref, scope, f"{where} to=")
+                    if dst is not None:
+                        add(child, dst, None, explicit=True)
+            if opts.from_ is not None:
+                for ref in opts.from_:
+                    src = resolve(ref, scope, f"{where} from_=")
+                    if src is not None and id(src) not in rerouted:
+                        add(src, child, None, explicit=True)
+            if opts.dead_letter is not None:
+                resolve(opts.dead_letter, scope, f"{where} dead_letter=")
+        for src_ref, dst_ref, weight in p._connections:  # noqa: SLF001
+            a = resolve(src_ref, p, "connect()")
+            b = resolve(dst_ref, p, "connect()")
+            if a is not None and b is not None:
+                if id(a) in rerouted and id(a) in reroutes:
+                    continue
+                add(a, b, weight, explicit=True)
+
+    # 3. Sequential default among each pipeline's children (SPEC §2.2).
+    for info in res.order:
+        entries = info.entries
+        for e_idx, entry in enumerate(entries):
+            members = entry if isinstance(entry, list) else [entry]
+            for child in members:
+                if id(child) in explicit_out:
+                    continue
+                for nxt_entry in entries[e_idx + 1 :]:
+                    nxt = nxt_entry if isinstance(nxt_entry, list) else [nxt_entry]
+                    nexts = [t for t in nxt if not isinstance(t, Producer)]
+                    if not nexts:
+                        continue
+                    for t in nexts:
+                        if isinstance(child, Pipeline) and isinstance(t, Pipeline):
+                            continue  # sibling pipelines never chain implicitly
+                        add(child, t, None, explicit=False)
+                    break
+
+    # 4. Leaves, entries and exits.
+    nodes: list[Node] = []
+    leaf_index: dict[int, int] = {}
+
+    def collect(info: _PipeInfo, scope: tuple[Pipeline, ...]) -> None:
+        for child in info.children:
+            if isinstance(child, Pipeline):
+                collect(res.infos[id(child)], (*scope, child))
+            else:
+                leaf_index[id(child)] = len(nodes)
+                nodes.append(Node(child, res.qname(child), scope))
+
+    collect(res.order[0], (root,))
+    out_edges: dict[int, list[_ChildEdge]] = {}
+    in_from_inside: dict[int, bool] = {}
+    for e in cedges:
+        out_edges.setdefault(id(e.src), []).append(e)
+        parent = res.parent_of.get(id(e.dst))
+        if parent is not None and _inside(res, e.src, parent):
+            in_from_inside[id(e.dst)] = True
+
+    def exits(p: Pipeline) -> list[int]:
+        out: list[int] = []
+        for child in res.infos[id(p)].children:
+            if id(child) in out_edges or child.options.to == ():
+                continue
+            if isinstance(child, Pipeline):
+                out.extend(exits(child))
+            else:
+                out.append(leaf_index[id(child)])
+        return out
+
+    targets_memo: dict[int, tuple[int, ...]] = {}
+
+    def targets(obj: Any) -> tuple[int, ...]:
+        if not isinstance(obj, Pipeline):
+            return (leaf_index[id(obj)],) if id(obj) in leaf_index else ()
+        if id(obj) in targets_memo:
+            return targets_memo[id(obj)]
+        targets_memo[id(obj)] = ()  # guards against self-reference
+        found: list[int] = []
+        for child in res.infos[id(obj)].children:
+            if isinstance(child, Producer) or in_from_inside.get(id(child)):
+                continue
+            found.extend(targets(child))
+        result: tuple[int, ...] = tuple(dict.fromkeys(found))
+        if len(result) > 1:
+            entry = EntryNode("entry", obj.options.router, obj.options.routing)
+            idx = len(nodes)
+            scope = (*_scope_of(res, obj), obj)
+            qname = res.qname(obj) + ".<entry>"
+            nodes.append(Node(entry, qname, scope, internal=True))
+            leaf_edges.extend((idx, t, None, False) for t in result)
+            result = (idx,)
+        targets_memo[id(obj)] = result
+        return result
+
+    leaf_edges: list[tuple[int, int, float | None, bool]] = []
+    for e in cedges:
+        srcs = exits(e.src) if isinstance(e.src, Pipeline) else [leaf_index[id(e.src)]]
+        dsts = targets(e.dst)
+        if isinstance(e.dst, Pipeline) and not dsts and e.explicit:
+            problems.append(
+                f"pipeline {res.qname(e.dst)!r} has no entry stage to receive "
+                f"items from {res.qname(e.src)!r}"
+            )
+        leaf_edges.extend((s, d, e.weight, e.explicit) for s in srcs for d in dsts)
+    # Pipelines nobody sends to still get their entry node when needed by To.
+    for info in res.order[1:]:
+        targets(info.pipe)
 
     edges: list[Edge] = []
-    seen: set[tuple[int, int]] = set()
-    has_explicit_out = [False] * len(stages)
-
-    def add_edge(src: int, dst: int, weight: float | None, *, explicit: bool) -> None:
-        if (src, dst) in seen:
-            if weight is not None:
-                for k, e in enumerate(edges):
-                    if e.src == src and e.dst == dst:
-                        edges[k] = attrs.evolve(e, weight=weight)
-            return
-        seen.add((src, dst))
-        edges.append(Edge(src, dst, weight, explicit))
-        if explicit:
-            has_explicit_out[src] = True
-
-    for i, s in enumerate(stages):
-        opts = s.options
-        if opts.to is not None:
-            has_explicit_out[i] = True
-            for ref in opts.to:
-                j = resolve(ref, f"stage {s.name!r} to=")
-                if j is not None:
-                    add_edge(i, j, None, explicit=True)
-        if opts.from_ is not None:
-            for ref in opts.from_:
-                j = resolve(ref, f"stage {s.name!r} from_=")
-                if j is not None:
-                    add_edge(j, i, None, explicit=True)
-        if opts.dead_letter is not None:
-            resolve(opts.dead_letter, f"stage {s.name!r} dead_letter=")
-    for src_ref, dst_ref, weight in connections:
-        a = resolve(src_ref, "connect()")
-        b = resolve(dst_ref, "connect()")
-        if a is not None and b is not None:
-            add_edge(a, b, weight, explicit=True)
-
-    # Sequential default (SPEC §2.2).
-    def next_targets(after_entry: int) -> list[int]:
-        for e_idx in range(after_entry + 1, len(entry_members)):
-            targets = [
-                j for j in entry_members[e_idx] if not isinstance(stages[j], Producer)
-            ]
-            if targets:
-                return targets
-        return []
-
-    for i in range(len(stages)):
-        if has_explicit_out[i]:
+    pairs: set[tuple[int, int]] = set()
+    for s, d, w, explicit in leaf_edges:
+        if (s, d) in pairs:
             continue
-        for j in next_targets(group_of[i]):
-            add_edge(i, j, None, explicit=False)
+        pairs.add((s, d))
+        edges.append(Edge(s, d, w, explicit))
 
-    for e in edges:
-        if isinstance(stages[e.dst], Producer):
+    names = [n.name for n in nodes]
+    for edge in edges:
+        if isinstance(nodes[edge.dst].stage, Producer):
             problems.append(
-                f"producer {names[e.dst]!r} cannot receive items "
-                f"(edge from {names[e.src]!r}); producers have no input"
+                f"producer {names[edge.dst]!r} cannot receive items "
+                f"(edge from {names[edge.src]!r}); producers have no input"
             )
-        if e.src == e.dst:
-            problems.append(f"cycle: {names[e.src]} -> {names[e.src]}")
-
-    n = len(stages)
+        if edge.src == edge.dst:
+            problems.append(f"cycle: {names[edge.src]} -> {names[edge.src]}")
+    n = len(nodes)
     downstream: list[list[int]] = [[] for _ in range(n)]
     upstream: list[list[int]] = [[] for _ in range(n)]
-    for e in edges:
-        if e.src != e.dst:
-            downstream[e.src].append(e.dst)
-            upstream[e.dst].append(e.src)
+    for edge in edges:
+        if edge.src != edge.dst:
+            downstream[edge.src].append(edge.dst)
+            upstream[edge.dst].append(edge.src)
+    problems.extend(_executor_problems(nodes, upstream))
     cycle = find_cycle(n, downstream)
     if cycle is not None:
-        problems.append("cycle: " + " -> ".join(names[k] for k in cycle))
-
+        problems.append("cycle: " + " -> ".join(_display(nodes, k) for k in cycle))
     if problems:
-        return None, problems
+        return None, list(dict.fromkeys(problems))
 
-    # Kahn's algorithm; ties broken by definition order.
     indeg = [len(u) for u in upstream]
     ready = [i for i in range(n) if indeg[i] == 0]
     order: list[int] = []
@@ -256,11 +574,71 @@ def build_graph(
             indeg[j] -= 1
             if indeg[j] == 0:
                 ready.append(j)
-    graph = Graph(
-        stages=tuple(stages),
+    return Graph(
+        nodes=tuple(nodes),
         edges=tuple(edges),
         order=tuple(order),
         downstream=tuple(tuple(d) for d in downstream),
         upstream=tuple(tuple(u) for u in upstream),
-    )
-    return graph, problems
+        resolver=res,
+        targets=dict(targets_memo),
+    ), problems
+
+
+def _display(nodes: list[Node], k: int) -> str:
+    node = nodes[k]
+    return node.name.removesuffix(".<entry>") if node.internal else node.name
+
+
+def _inside(res: Resolver, obj: Any, pipe: Pipeline) -> bool:
+    """Whether *obj* lies inside *pipe* (at any depth)."""
+    parent = res.parent_of.get(id(obj))
+    while parent is not None:
+        if parent is pipe:
+            return True
+        parent = res.parent_of.get(id(parent))
+    return False
+
+
+def _scope_of(res: Resolver, obj: Any) -> tuple[Pipeline, ...]:
+    chain = []
+    parent = res.parent_of.get(id(obj))
+    while parent is not None:
+        chain.append(parent)
+        parent = res.parent_of.get(id(parent))
+    return tuple(reversed(chain))
+
+
+def _executor_problems(nodes: list[Node], upstream: list[list[int]]) -> list[str]:
+    """Check each stage's executor options (availability, batches, producers)."""
+    problems: list[str] = []
+    for idx, node in enumerate(nodes):
+        s = node.stage
+        opts = s.options
+        qname = node.name
+        if opts.interpreters is not None:
+            problems.append(
+                f"stage {qname!r}: interpreters= is not available in this "
+                "version of minigun yet; use processes= or threads="
+            )
+        ex = opts.executor
+        if ex is not None:
+            why = ex.available()
+            if why:
+                problems.append(f"stage {qname!r}: {why}")
+        if getattr(ex, "spawn", False):
+            ups = [nodes[j].stage for j in upstream[idx]]
+            if not ups or not all(isinstance(u, Accumulator) for u in ups):
+                problems.append(
+                    f"stage {qname!r}: {type(ex).__name__} runs one batch per "
+                    "child or thread, so the stage must receive batches: put an "
+                    "Accumulator before it"
+                )
+        if isinstance(s, Producer) and (
+            ex is not None or opts.threads is not None or opts.processes is not None
+        ):
+            problems.append(
+                f"producer {qname!r} runs in its own thread; executor options "
+                "do not apply to producers"
+            )
+    return problems

@@ -15,7 +15,7 @@ import attrs
 
 from .errors import DefinitionError
 
-__all__ = ("HOOK_EVENTS", "Hook", "HookChain", "HookEvent", "call_hook")
+__all__ = ("HOOK_EVENTS", "Hook", "HookChain", "HookEvent", "call_hook", "make_hook")
 
 HookEvent = Literal[
     "before_run",
@@ -71,6 +71,11 @@ class Hook:
     def matches(self, error: BaseException) -> bool:
         """Return whether this ``on_error`` hook wants *error*."""
         return self.errors is None or isinstance(error, self.errors)
+
+
+def make_hook(event: str, fn: Callable[..., Any], stage: str | None = None) -> Hook:
+    """Build a `Hook` for *fn* (reads which keywords it accepts once)."""
+    return Hook(event, fn, stage, None, _accepted(fn))
 
 
 def call_hook(hook: Hook, /, **kwargs: Any) -> Any:

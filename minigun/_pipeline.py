@@ -7,6 +7,7 @@ Model layer. The only imports of the runtime are inside `Pipeline.run` and
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
@@ -14,7 +15,7 @@ import attrs
 from ._config import Config
 from ._graph import Graph, build_graph
 from ._hooks import HookChain
-from ._stage import Accumulator, Producer, Stage, StageOptions
+from ._stage import Producer, Stage, make_options
 from .errors import ConfigError, DefinitionError
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from ._runtime import RunHandle
 
 __all__ = ("Pipeline",)
+
+_CONFIG_KEYS = frozenset(a.name for a in attrs.fields(Config))
 
 S = TypeVar("S", bound=Stage[Any, Any])
 
@@ -38,10 +41,19 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
     chained to each other. A run moves items through bounded queues, so memory
     stays flat whatever the producers yield.
 
+    A pipeline is itself a stage: `add` it to another pipeline and it runs
+    as part of that one. Items sent to it reach its entry stages (those with
+    no upstream inside it; several entries share items through its router,
+    broadcast by default); what its terminal stages emit leaves by its own
+    downstream edges. Its stages' qualified names are ``inner.stage``.
+
     Args:
         name: the pipeline's name.
-        config: base settings (default `Config()`).
-        **config_overrides: settings that override *config* (``queue_size=10``).
+        config: base settings; a nested pipeline without one inherits its
+            parent's (a root pipeline: `Config()`).
+        **kwargs: settings that override *config* (``queue_size=10``), and,
+            for a nested pipeline, stage options (``to=``, ``from_=``,
+            ``router=``/``routing=``, hooks).
 
     Example:
         >>> import minigun as mg
@@ -59,33 +71,59 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
     kind: ClassVar[str] = "pipeline"
 
     hooks: HookChain
-    config: Config
+    _config: Config | None
+    _overrides: dict[str, Any]
     _entries: list[Any]
     _connections: list[tuple[Any, Any, float | None]]
     _group: list[Stage[Any, Any]] | None
+    _reroutes: dict[Any, tuple[Any, ...]]
+    _parent: Pipeline | None
 
     def __init__(
-        self, name: str, *, config: Config | None = None, **config_overrides: Any
+        self, name: str, *, config: Config | None = None, **kwargs: Any
     ) -> None:
         """Create an empty pipeline (see the class docstring)."""
+        if not isinstance(name, str) or not name or "." in name:
+            msg = f"pipeline name must be a non-empty string without '.', got {name!r}"
+            raise DefinitionError(msg)
         self.name = name
         self.fn = None
-        self.options = StageOptions()
         if config is not None and not isinstance(config, Config):
             msg = f"config must be a minigun.Config, got {type(config).__name__}"  # type: ignore[unreachable]
             raise ConfigError(msg)
-        base = config or Config()
-        self.config = base.evolve(**config_overrides) if config_overrides else base
+        config_keys = _CONFIG_KEYS
+        overrides = {k: v for k, v in kwargs.items() if k in config_keys}
+        options = {k: v for k, v in kwargs.items() if k not in config_keys}
+        self.options = make_options(f"Pipeline({name!r})", options)
+        self._config = config
+        self._overrides = overrides
+        # Validate the overrides now, so a bad value fails where it was written.
+        (config or Config()).evolve(**overrides)
         self.hooks = HookChain()
         self._entries = []
         self._connections = []
         self._group = None
-        if not isinstance(name, str) or not name or "." in name:
-            msg = f"pipeline name must be a non-empty string without '.', got {name!r}"
-            raise DefinitionError(msg)
+        self._reroutes = {}
+        self._parent = None
+
+    @property
+    def config(self) -> Config:
+        """The settings of this pipeline (a nested one: as inherited when run)."""
+        return self.effective_config(
+            self._parent.config if self._parent is not None else None
+        )
+
+    def effective_config(self, parent: Config | None) -> Config:
+        """Return this pipeline's settings given its parent's (``None``: root)."""
+        base = self._config or parent or Config()
+        return base.evolve(**self._overrides) if self._overrides else base
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name!r}, stages={[s.name for s in self.stages]!r})"
+
+    def describe(self) -> str:
+        """Return ``"Pipeline 'name'"``."""
+        return f"Pipeline {self.name!r}"
 
     def validate(self) -> None:
         """Check the whole graph; raise one `DefinitionError` listing every problem.
@@ -122,11 +160,18 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
             DefinitionError: *stage* is not a Stage, or is already in this pipeline.
         """
         if isinstance(stage, Pipeline):
-            msg = (
-                f"cannot add pipeline {stage.name!r} to {self.name!r}: nested "
-                "pipelines are not supported by this version yet"
-            )
-            raise DefinitionError(msg)
+            if stage._parent is not None:  # noqa: SLF001
+                msg = (
+                    f"pipeline {stage.name!r} is already part of pipeline "
+                    f"{stage._parent.name!r}"  # noqa: SLF001
+                )
+                raise DefinitionError(msg)
+            node: Pipeline | None = self
+            while node is not None:
+                if node is stage:
+                    msg = f"pipeline {stage.name!r} cannot contain itself"
+                    raise DefinitionError(msg)
+                node = node._parent  # noqa: SLF001
         if not isinstance(stage, Stage):
             msg = (  # type: ignore[unreachable]
                 f"Pipeline.add() takes a Stage (Producer, Processor, Accumulator...), "
@@ -136,7 +181,10 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
         if any(s is stage for s in self.stages):
             msg = f"stage {stage.name!r} was already added to pipeline {self.name!r}"
             raise DefinitionError(msg)
-        stage.validate()
+        if isinstance(stage, Pipeline):
+            stage._parent = self  # noqa: SLF001
+        else:
+            stage.validate()
         if self._group is not None:
             self._group.append(stage)
         else:
@@ -163,6 +211,7 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
         if weight is not None and (
             isinstance(weight, bool)
             or not isinstance(weight, int | float)
+            or not math.isfinite(weight)
             or weight <= 0
         ):
             msg = f"weight must be a number > 0, got {weight!r}"
@@ -191,12 +240,40 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
             if group:
                 self._entries.append(group)
 
+    def reroute(
+        self,
+        stage: str | Stage[Any, Any],
+        *,
+        to: str | Stage[Any, Any] | list[str | Stage[Any, Any]] | tuple[Any, ...],
+    ) -> None:
+        """Replace every outgoing edge of *stage* with edges to *to*.
+
+        For variants of a pipeline (subclasses, tests): the stage's own
+        ``to=``, `connect` edges from it and other stages' ``from_=`` naming
+        it are dropped. A stage left without upstream is reported at run
+        start and only receives routed (`To`) items; it never hangs the run.
+
+        Raises:
+            DefinitionError: *to* is not a stage, a name or a list of them.
+        """
+        targets = (to,) if isinstance(to, str | Stage) else tuple(to)
+        for t in targets:
+            if not isinstance(t, str | Stage):
+                msg = f"reroute() to= takes stage names or stages, got {t!r}"
+                raise DefinitionError(msg)
+        self._reroutes[stage] = targets
+
     def stage(self, name: str) -> Stage[Any, Any]:
-        """Return the stage named *name*.
+        """Return the stage named *name* (``"inner.stage"`` for nested ones).
 
         Raises:
             DefinitionError: no stage has that name (with a suggestion).
         """
+        if "." in name:
+            head, rest = name.split(".", 1)
+            inner = self.stage(head)
+            if isinstance(inner, Pipeline):
+                return inner.stage(rest)
         for s in self.stages:
             if s.name == name:
                 return s
@@ -214,9 +291,7 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
         Raises:
             DefinitionError: one line per problem.
         """
-        graph, problems = build_graph(self._entries, self._connections)
-        if graph is not None:
-            problems.extend(_check_executors(graph))
+        graph, problems = build_graph(self)
         if problems or graph is None:
             header = f"pipeline {self.name!r} is invalid:"
             if len(problems) == 1:
@@ -263,9 +338,9 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
         """
         graph = self.graph()
         untriggered = [
-            s.name
-            for s in graph.stages
-            if isinstance(s, Producer) and not s.options.auto_start
+            n.name
+            for n in graph.nodes
+            if isinstance(n.stage, Producer) and not n.stage.options.auto_start
         ]
         if untriggered:
             msg = (
@@ -283,35 +358,3 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
         handle = Runtime(self, graph).start()
         handle.close()
         return handle.wait(timeout=timeout, raise_on_timeout=True)
-
-
-def _check_executors(graph: Graph) -> list[str]:
-    problems: list[str] = []
-    for s in graph.stages:
-        opts = s.options
-        if opts.interpreters is not None:
-            problems.append(
-                f"stage {s.name!r}: interpreters= is not available in this "
-                "version of minigun yet; use processes= or threads="
-            )
-        ex = opts.executor
-        if ex is not None and getattr(ex, "available", None) is not None:
-            why = ex.available()  # type: ignore[attr-defined]
-            if why:
-                problems.append(f"stage {s.name!r}: {why}")
-        if getattr(ex, "spawn", False):
-            ups = [graph.stages[j] for j in graph.upstream[graph.stages.index(s)]]
-            if not ups or not all(isinstance(u, Accumulator) for u in ups):
-                problems.append(
-                    f"stage {s.name!r}: {type(ex).__name__} runs one batch per "
-                    "child or thread, so the stage must receive batches: put an "
-                    "Accumulator before it"
-                )
-        if isinstance(s, Producer) and (
-            ex is not None or opts.threads is not None or opts.processes is not None
-        ):
-            problems.append(
-                f"producer {s.name!r} runs in its own thread; executor options "
-                "do not apply to producers"
-            )
-    return problems

@@ -9,6 +9,7 @@ runtime's fast path); it must agree with calling ``route`` item by item.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -194,12 +195,25 @@ def _integer_weights(raw: Sequence[float]) -> list[int]:
         ints = [int(w) for w in raw]
     else:
         ints = [max(1, round(w * 1000)) for w in raw]
-    from math import gcd  # noqa: PLC0415
-
     g = 0
     for w in ints:
-        g = gcd(g, w)
+        g = math.gcd(g, w)
     return [w // g for w in ints] if g > 1 else ints
+
+
+def _to_weights(value: Mapping[str, float]) -> dict[str, float]:
+    return dict(value)
+
+
+def _check_weight(what: str, w: object) -> None:
+    if (
+        isinstance(w, bool)
+        or not isinstance(w, int | float)
+        or not math.isfinite(w)
+        or w <= 0
+    ):
+        msg = f"{what} must be a number > 0, got {w!r}"
+        raise DefinitionError(msg)
 
 
 @attrs.frozen
@@ -218,15 +232,13 @@ class WeightedRouter(Router):
         [0, 1, 0, 0, 1, 0]
     """
 
-    weights: Mapping[str, float] = attrs.field(factory=dict, converter=dict)
+    weights: Mapping[str, float] = attrs.field(factory=dict, converter=_to_weights)
     kind = "weighted"
 
     def __attrs_post_init__(self) -> None:
         """Reject weights that are not positive numbers."""
         for name, w in self.weights.items():
-            if isinstance(w, bool) or not isinstance(w, (int, float)) or w <= 0:
-                msg = f"weight of {name!r} must be a number > 0, got {w!r}"
-                raise DefinitionError(msg)
+            _check_weight(f"weight of {name!r}", w)
 
     def resolve(
         self, names: Sequence[str], weights: Sequence[float | None]
@@ -234,6 +246,8 @@ class WeightedRouter(Router):
         """Return the weight of each target (name map, then edge weight, then 1)."""
         out = []
         for name, edge_w in zip(names, weights, strict=True):
+            if edge_w is not None:
+                _check_weight(f"weight of the edge to {name!r}", edge_w)
             short = name.rsplit(".", 1)[-1]
             w = self.weights.get(name, self.weights.get(short, edge_w))
             out.append(1.0 if w is None else float(w))

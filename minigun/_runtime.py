@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from loguru import logger
 
-from ._hooks import Hook, call_hook
+from ._hooks import Hook, call_hook, make_hook
 from ._policy import RetryPolicy, run_with_retries
 from ._queue import Cancelled, Queue
 from ._report import RunReport, StageStatistics
@@ -49,19 +49,17 @@ from .errors import (
     RoutingError,
     StageError,
     WouldBlock,
-    short_repr,
+    _short_repr,
 )
 from .executors import Executor, InlineExecutor, ProcessExecutor, ThreadExecutor
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from ._graph import Graph
+    from ._config import Config
+    from ._graph import Graph, Node
     from ._pipeline import Pipeline
     from .executors._base import RemoteWorker
-
-if False:  # pragma: no cover - typing only, avoids a runtime import cycle
-    pass  # type: ignore[unreachable]
 
 __all__ = ("RunHandle", "Runtime", "StageRunner")
 
@@ -79,6 +77,7 @@ class _Segment:
         "exits",
         "head",
         "in_flight",
+        "max_chunk",
         "members",
         "name",
         "rt",
@@ -96,6 +95,7 @@ class _Segment:
         self.workers_alive = 0
         self.exits: list[Queue[Any]] = []
         self.name = head.name
+        self.max_chunk = rt.chunk_size
 
     def idle(self) -> bool:
         """No item is queued for, or held by, any member (lock held)."""
@@ -134,13 +134,16 @@ class StageRunner:
     `complete` to move batches themselves.
     """
 
-    def __init__(self, rt: Runtime, idx: int, stage: Stage[Any, Any]) -> None:
-        cfg = rt.config
+    def __init__(self, rt: Runtime, idx: int, node: Node) -> None:
+        stage = node.stage
+        cfg = rt.config_of(node.scope)
         opts = stage.options
         self.rt = rt
         self.idx = idx
+        self.node = node
         self.stage = stage
-        self.name = stage.name
+        self.name = node.name
+        self.internal = node.internal
         self.is_producer = isinstance(stage, Producer)
         self.batching = isinstance(stage, Accumulator)
         self.executor: Executor = _resolve_executor(stage)
@@ -374,7 +377,7 @@ class StageRunner:
                 )
                 raise Cancelled from hook_exc
             return
-        item_repr = None if self.is_producer else short_repr(item)
+        item_repr = None if self.is_producer else _short_repr(item)
         self.rt.fail(StageError(self.name, item_repr, error))
         raise Cancelled from error
 
@@ -418,6 +421,17 @@ class StageRunner:
             self.segment.cond.notify_all()
 
 
+def _limit_kind(executor: Executor) -> str | None:
+    """Which scoped limit (SPEC §4) an executor's workers count against."""
+    if executor.kind in ("threads", "spawn_thread"):
+        return "threads"
+    if executor.kind in ("processes", "spawn_fork"):
+        return "processes"
+    if executor.kind in ("interpreters", "spawn_interpreter"):
+        return "interpreters"
+    return None
+
+
 def _fn_name(fn: Any) -> str:
     return getattr(fn, "__qualname__", None) or repr(fn)
 
@@ -437,12 +451,25 @@ def _resolve_executor(stage: Stage[Any, Any]) -> Executor:
 
 
 def _stage_hooks(
-    rt: Runtime, stage: Stage[Any, Any], event: str, inline: tuple[Any, ...]
+    rt: Runtime, node: Node, event: str, inline: tuple[Any, ...]
 ) -> tuple[Hook, ...]:
-    chain = rt.pipeline.hooks
-    hooks = [h for h in chain.for_event(event) if h.stage is None]
-    hooks += [h for h in chain.for_event(event) if h.stage == stage.name]
-    hooks += [Hook(event, fn, stage.name, None, None) for fn in inline]
+    """Return the hooks of *event* for one stage, in call order.
+
+    Each enclosing pipeline's, outermost first (all-stage hooks, then those
+    naming the stage), then the stage's own.
+    """
+    if node.internal:
+        return ()
+    hooks: list[Hook] = []
+    resolver = rt.graph.resolver
+    for pipe in node.scope:
+        chain = pipe.hooks.for_event(event)
+        hooks += [h for h in chain if h.stage is None]
+        prefix = resolver.qnames.get(id(pipe), "")
+        prefix = prefix + "." if pipe is not rt.pipeline else ""
+        local = node.name.removeprefix(prefix)
+        hooks += [h for h in chain if h.stage in (local, node.name)]
+    hooks += [make_hook(event, fn, node.name) for fn in inline]
     return tuple(hooks)
 
 
@@ -473,9 +500,10 @@ class Runtime:
         self.status: Literal["succeeded", "failed", "cancelled", "running"] = "running"
         self.finalized = False
         self.report: RunReport | None = None
-        self.runners = [StageRunner(self, i, s) for i, s in enumerate(graph.stages)]
-        self.by_name = {r.name: r for r in self.runners}
-        self.by_stage = {id(r.stage): r for r in self.runners}
+        self._configs: dict[int, Any] = {}
+        #: Every pipeline of the tree, outermost first (hooks run per pipeline).
+        self.pipelines = [info.pipe for info in graph.resolver.order]
+        self.runners = [StageRunner(self, i, n) for i, n in enumerate(graph.nodes)]
         self.segments: list[_Segment] = []
         self.candidates: list[StageRunner] = []
         self._build()
@@ -487,6 +515,8 @@ class Runtime:
         runners = self.runners
         for pos, i in enumerate(g.order):
             runners[i].topo = pos
+        if not self.deterministic:
+            self._apply_limits()
         for r in runners:
             r.downstream = [runners[j] for j in g.downstream[r.idx]]
             r.upstream_open = len(g.upstream[r.idx])
@@ -507,17 +537,17 @@ class Runtime:
             if dl is not None:
                 r.dead_letter = self.resolve(dl, r)
             r.before_stage = _stage_hooks(
-                self, r.stage, "before_stage", r.stage.options.before
+                self, r.node, "before_stage", r.stage.options.before
             )
             r.after_stage = _stage_hooks(
-                self, r.stage, "after_stage", r.stage.options.after
+                self, r.node, "after_stage", r.stage.options.after
             )
-            r.on_error_hooks = _stage_hooks(self, r.stage, "on_error", ())
+            r.on_error_hooks = _stage_hooks(self, r.node, "on_error", ())
             r.before_fork = _stage_hooks(
-                self, r.stage, "before_fork", r.stage.options.before_fork
+                self, r.node, "before_fork", r.stage.options.before_fork
             )
             r.after_fork = _stage_hooks(
-                self, r.stage, "after_fork", r.stage.options.after_fork
+                self, r.node, "after_fork", r.stage.options.after_fork
             )
         # Segments, in topological order so an upstream's segment exists first.
         for i in g.order:
@@ -554,28 +584,83 @@ class Runtime:
                     m.queue._not_empty = seg.cond  # noqa: SLF001 - the segment's thread serves it
             last = seg.members[-1]
             seg.exits = [d.queue for d in last.downstream if d.queue is not None]
+            # A fused member receives items by hand-off instead of through its
+            # queue; its queue_size still bounds how many it is handed at once.
+            bounds = [m.queue_size for m in seg.members[1:] if m.queue_size]
+            seg.max_chunk = min([self.chunk_size, *bounds])
         for r in runners:
             r.counters = []
         self._refresh_candidates()
 
+    def _apply_limits(self) -> None:
+        """Cut worker counts so each kind's sum fits the config (SPEC §4).
+
+        Every stage keeps at least one worker; the rest of the budget is
+        shared in proportion to what stages asked for (largest remainder).
+        """
+        cfg = self.config
+        limits = {
+            "threads": cfg.max_threads,
+            "processes": cfg.max_processes,
+            "interpreters": cfg.max_interpreters,
+        }
+        for kind, limit in limits.items():
+            if limit is None:
+                continue
+            group = [
+                r
+                for r in self.runners
+                if not r.is_producer and _limit_kind(r.executor) == kind
+            ]
+            if sum(r.workers for r in group) <= limit:
+                continue
+            spare = max(0, limit - len(group))
+            extra = [r.workers - 1 for r in group]
+            total_extra = sum(extra) or 1
+            shares = [e * spare / total_extra for e in extra]
+            given = [int(s) for s in shares]
+            left = spare - sum(given)
+            by_remainder = sorted(
+                range(len(group)), key=lambda i: shares[i] - given[i], reverse=True
+            )
+            for i in by_remainder[:left]:
+                given[i] += 1
+            for r, g_extra in zip(group, given, strict=True):
+                new = 1 + g_extra
+                if new < r.workers:
+                    _log.warning(
+                        "stage {stage} asked for {asked} {kind} workers; the "
+                        "pipeline's max_{kind}={limit} gives it {got}",
+                        stage=r.name,
+                        asked=r.workers,
+                        kind=kind,
+                        limit=limit,
+                        got=new,
+                    )
+                    r.workers = new
+
+    def config_of(self, scope: tuple[Pipeline, ...]) -> Config:
+        """Return the settings of the innermost pipeline of *scope*."""
+        cfg: Config | None = None
+        for pipe in scope:
+            cached = self._configs.get(id(pipe))
+            if cached is None:
+                cached = self._configs[id(pipe)] = pipe.effective_config(cfg)
+            cfg = cached
+        return cfg if cfg is not None else self.config
+
     def resolve(
         self, target: str | Stage[Any, Any], sender: StageRunner | None
     ) -> StageRunner:
-        """Find the runner of *target* (a name or a Stage)."""
-        if isinstance(target, Stage):
-            r = self.by_stage.get(id(target))
-        else:
-            r = self.by_name.get(target)
-        if r is None:
-            import difflib  # noqa: PLC0415 - error path only
+        """Find the runner of *target* (a name or a Stage) as seen from *sender*.
 
-            name = target if isinstance(target, str) else target.name
-            close = difflib.get_close_matches(name, list(self.by_name), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            src = f" from stage {sender.name!r}" if sender else ""
-            msg = f"cannot route to unknown stage {name!r}{src}{hint}"
-            raise RoutingError(msg)
-        return r
+        Raises:
+            RoutingError: no stage has that name.
+            AmbiguousRouteError: several stages match at the same level.
+        """
+        return self.runners[
+            self.graph.route_target(target, None if sender is None else sender.idx)
+        ]
 
     # -- starting ------------------------------------------------------------
 
@@ -588,8 +673,9 @@ class Runtime:
             n=len(self.runners),
         )
         try:
-            for hook in self.pipeline.hooks.for_event("before_run"):
-                self._call_hook(hook, None, pipeline=self.pipeline)
+            for pipe in self.pipelines:
+                for hook in pipe.hooks.for_event("before_run"):
+                    self._call_hook(hook, None, pipeline=pipe)
             for i in self.graph.order:
                 r = self.runners[i]
                 for hook in r.before_stage:
@@ -643,7 +729,7 @@ class Runtime:
     def _worker_main(self, seg: _Segment, index: int) -> None:
         w = _Worker(index)
         log = _log.bind(segment=seg.name, worker=index)
-        log.debug("worker {worker} of {segment} started")
+        log.debug("worker {i} of {seg} started", i=index, seg=seg.name)
         try:
             self._setup(seg, w)
             while self.step(seg, w, block=True) != DONE:
@@ -658,7 +744,7 @@ class Runtime:
             )
         finally:
             self._teardown(w)
-            log.debug("worker {worker} of {segment} exiting")
+            log.debug("worker {i} of {seg} exiting", i=index, seg=seg.name)
             with self.lock:
                 seg.workers_alive -= 1
                 last = not self.launching and all(
@@ -736,7 +822,7 @@ class Runtime:
                 continue
             if m.ordered and m._seq_take - m._seq_commit >= 2 * m.workers:  # noqa: SLF001
                 continue
-            n = self.chunk_size
+            n = seg.max_chunk
             if m.take_one:
                 n = 1
             elif seg.workers > 1:
@@ -855,25 +941,23 @@ class Runtime:
 
     def _produce(self, seg: _Segment, head: StageRunner, w: _Worker) -> None:
         c = w.counters[head.idx]
+        error: Exception | None = None
+        chunk: list[Any] = []
         try:
             if w.it is None:
                 w.it = iter(head.stage.iterate())  # type: ignore[attr-defined]
-            n = min(self.chunk_size, seg.exit_free() + 1)
+            n = min(seg.max_chunk, seg.exit_free() + 1)
             t0 = time.perf_counter()
-            chunk = list(itertools.islice(w.it, n))
+            # extend() keeps what the producer yielded before it raised.
+            chunk.extend(itertools.islice(w.it, n))
             c.busy_time += time.perf_counter() - t0
         except Cancelled:
+            self._done(seg, 1)
             raise
         except Exception as exc:
-            c.items_failed += 1
-            self._done(seg, 1)
-            head.fail_item(None, exc)
-            self._finish_now(seg, head, w)
-            return
+            error = exc
         try:
-            if not chunk:
-                head.finishing = True
-            else:
+            if chunk:
                 c.items_out += len(chunk)
                 tos = [x for x in chunk if x.__class__ is To]
                 if tos:
@@ -881,9 +965,15 @@ class Runtime:
                     chunk = [x for x in chunk if x.__class__ is not To]
                 if chunk:
                     head.forward(chunk, w)
+            elif error is None:
+                head.finishing = True
         finally:
             self._done(seg, 1)
-        if head.finishing:
+        if error is not None:
+            c.items_failed += 1
+            head.fail_item(None, error)
+            self._finish_now(seg, head, w)
+        elif head.finishing:
             self._finish_now(seg, head, w)
 
     def _finish_now(self, seg: _Segment, m: StageRunner, w: _Worker) -> None:
@@ -970,7 +1060,7 @@ class Runtime:
         msg = (
             f"stage {sender.name!r} routed {len(items)} item(s) to stage "
             f"{target.name!r}, which has already finished (first: "
-            f"{short_repr(items[0])}); a stage cannot route back to a stage "
+            f"{_short_repr(items[0])}); a stage cannot route back to a stage "
             "whose input closed"
         )
         self.fail(RoutingError(msg))
@@ -1062,9 +1152,14 @@ class Runtime:
                 return
             self.finalized = True
         try:
-            for hook in self.pipeline.hooks.for_event("after_run"):
+            after = [
+                (pipe, hook)
+                for pipe in reversed(self.pipelines)
+                for hook in pipe.hooks.for_event("after_run")
+            ]
+            for pipe, hook in after:
                 try:
-                    call_hook(hook, pipeline=self.pipeline)
+                    call_hook(hook, pipeline=pipe)
                 except Exception as exc:
                     self.errors.append(HookError("after_run", hook.describe(), exc))
         finally:
@@ -1095,6 +1190,8 @@ class Runtime:
             parts = {r.idx: list(r.counters) for r in self.runners}
         for i in self.graph.order:
             r = self.runners[i]
+            if r.internal:
+                continue
             c = Counters.total(parts[r.idx])
             samples = sorted(c.samples)
             workers = (

@@ -76,6 +76,10 @@ class ExecutorLike:
         """Return a short human description (``"threads(8)"``)."""
         return self.kind
 
+    def available(self) -> str | None:
+        """Return why this executor cannot run here, or ``None`` if it can."""
+        return None
+
 
 def _to_targets(value: Any, option: str) -> tuple[str | Stage[Any, Any], ...] | None:
     if value is None:
@@ -126,7 +130,8 @@ def _positive_or_none(
         if value is None:
             return
         if isinstance(value, bool) or not isinstance(value, kind):
-            msg = f"{attr.name} must be a {kind_name}, got {value!r}"
+            article = "an" if kind_name[0] in "aeiou" else "a"
+            msg = f"{attr.name} must be {article} {kind_name}, got {value!r}"
             raise DefinitionError(msg)
         if float(value) < minimum:  # type: ignore[arg-type]
             msg = f"{attr.name} must be >= {minimum}, got {value!r}"
@@ -329,6 +334,9 @@ class CallShape:
     is_async: bool
     readable: bool
     """False when the signature could not be read (called with the item only)."""
+    emit_keyword: bool = False
+    """``emit`` is passed as a keyword (a parameter named ``emit`` that is not
+    the second positional one)."""
 
 
 def f_repr(fn: object) -> str:
@@ -371,8 +379,11 @@ def call_shape(fn: Callable[..., Any], *, positional_max: int = 2) -> CallShape:
     if required == 0 and has_varargs:
         required = 1
     takes_emit = required >= 2 or named_emit
+    emit_keyword = takes_emit and required < 2
     del positional_max
-    return CallShape(required, takes_emit, is_gen, is_async, readable=True)
+    return CallShape(
+        required, takes_emit, is_gen, is_async, readable=True, emit_keyword=emit_keyword
+    )
 
 
 # --------------------------------------------------------------------------
@@ -417,6 +428,11 @@ def _compile_call(
     tappend = tos.append
     to_cls = To
     emitter = _ListEmitter(out, tos) if shape.takes_emit else None
+    if shape.emit_keyword:
+        user_fn = fn
+
+        def fn(x: Any, emit: Any) -> Any:
+            return user_fn(x, emit=emit)
 
     if not shape.is_generator and emitter is None:
         # Return style: nothing is appended before fn returns, so no rollback.

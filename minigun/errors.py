@@ -44,7 +44,7 @@ __all__ = (
 _REPR_LIMIT = 200
 
 
-def short_repr(value: object, limit: int = _REPR_LIMIT) -> str:
+def _short_repr(value: object, limit: int = _REPR_LIMIT) -> str:
     """Return ``repr(value)`` cut to *limit* characters (never raises)."""
     try:
         text = repr(value)
@@ -56,7 +56,18 @@ def short_repr(value: object, limit: int = _REPR_LIMIT) -> str:
 
 
 class MinigunError(Exception):
-    """Base class of every error minigun raises."""
+    """Base class of every error minigun raises.
+
+    Subclasses that build their message from fields keep the fields in
+    ``_fields`` so the error pickles (it crosses process boundaries).
+    """
+
+    _fields: tuple[Any, ...] | None = None
+
+    def __reduce__(self) -> Any:
+        if self._fields is not None:
+            return (type(self), self._fields)
+        return super().__reduce__()
 
 
 class DefinitionError(MinigunError, ValueError):
@@ -81,7 +92,7 @@ class AmbiguousRouteError(DefinitionError):
             f"stage name {name!r}{origin} is ambiguous: it matches {listed}; "
             "use a qualified name"
         )
-        self.args = (name, self.candidates, where)
+        self._fields = (name, self.candidates, where)
 
 
 class ConfigError(MinigunError, ValueError):
@@ -94,7 +105,7 @@ class ConfigError(MinigunError, ValueError):
     def __init__(self, problems: Sequence[str] | str) -> None:
         self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
         super().__init__("\n".join(self.problems))
-        self.args = (self.problems,)
+        self._fields = (self.problems,)
 
 
 class StageError(MinigunError):
@@ -122,11 +133,8 @@ class StageError(MinigunError):
         self.worker = worker
         on = f" on item {item_repr}" if item_repr is not None else ""
         super().__init__(f"stage {stage!r} failed{on}: {type(error).__name__}: {error}")
-        self.args = (stage, item_repr, error, worker)
+        self._fields = (stage, item_repr, error, worker)
         self.__cause__ = error
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), self.args)
 
 
 class HookError(MinigunError):
@@ -149,11 +157,8 @@ class HookError(MinigunError):
         super().__init__(
             f"{event} hook {hook}{where} failed: {type(error).__name__}: {error}"
         )
-        self.args = (event, hook, error, stage)
+        self._fields = (event, hook, error, stage)
         self.__cause__ = error
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), self.args)
 
 
 class RoutingError(MinigunError):
@@ -188,7 +193,7 @@ class WorkerCrashedError(ExecutorError):
         how = f"signal {signal}" if signal is not None else f"exit code {exitcode}"
         on = f" while handling item {item_repr}" if item_repr is not None else ""
         super().__init__(f"a worker of stage {stage!r} died ({how}){on}")
-        self.args = (stage, exitcode, signal, item_repr)
+        self._fields = (stage, exitcode, signal, item_repr)
 
 
 class NotPicklableError(ExecutorError):
@@ -210,7 +215,7 @@ class NotPicklableError(ExecutorError):
             f"stage {stage!r}: {what} of type {type_name} is not picklable{why}; "
             "make it picklable or use a thread executor"
         )
-        self.args = (stage, what, type_name, reason)
+        self._fields = (stage, what, type_name, reason)
 
 
 class PipelineError(ExceptionGroup[Exception], MinigunError):
@@ -241,7 +246,7 @@ class PipelineError(ExceptionGroup[Exception], MinigunError):
         return PipelineError(self.message, excs, self.report)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.message, list(self.exceptions), None))
+        return (type(self), (self.message, list(self.exceptions), self.report))
 
 
 class WouldBlock(Exception):  # noqa: N818 - a control-flow signal, not a failure

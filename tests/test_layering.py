@@ -38,6 +38,7 @@ LAYERS: dict[str, Layer] = {
     "errors": Layer.BASE,
     "_version": Layer.BASE,
     "_compat": Layer.BASE,
+    "_logging": Layer.BASE,
     "_signals": Layer.MODEL,
     "_stage": Layer.MODEL,
     "_router": Layer.MODEL,
@@ -48,6 +49,7 @@ LAYERS: dict[str, Layer] = {
     "_pipeline": Layer.MODEL,
     "_queue": Layer.RUNTIME,
     "_stats": Layer.RUNTIME,
+    "_policy": Layer.RUNTIME,
     "_report": Layer.RUNTIME,
     "_runtime": Layer.RUNTIME,
     "_deterministic": Layer.RUNTIME,
@@ -62,11 +64,14 @@ LAYERS: dict[str, Layer] = {
 }
 
 # The only upward imports allowed: Pipeline.run()/start() hands a validated
-# graph to the runtime.
+# graph to the runtime (and names the report type it returns), and
+# Pipeline.to_mermaid() hands it to the presentation layer.
 ALLOWED_UPWARD: frozenset[tuple[str, str]] = frozenset(
     {
         ("minigun._pipeline", "minigun._runtime"),
         ("minigun._pipeline", "minigun._deterministic"),
+        ("minigun._pipeline", "minigun._report"),
+        ("minigun._pipeline", "minigun.mermaid"),
     }
 )
 

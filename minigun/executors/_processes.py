@@ -40,7 +40,7 @@ from ..errors import (
     NotPicklableError,
     StageError,
     WorkerCrashedError,
-    short_repr,
+    _short_repr,
 )
 from ._base import Executor, RemoteResult
 
@@ -286,7 +286,7 @@ class ForkWorker:
                 f"stage {r.name!r}: item took longer than item_timeout="
                 f"{self.item_timeout}s; its worker was killed"
             )
-        return WorkerCrashedError(r.name, crash.exitcode, crash.sig, short_repr(unit))
+        return WorkerCrashedError(r.name, crash.exitcode, crash.sig, _short_repr(unit))
 
     def _after_crash(self, crash: _CrashedError) -> None:
         r = self.runner
