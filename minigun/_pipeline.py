@@ -125,6 +125,16 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
         """Return ``"Pipeline 'name'"``."""
         return f"Pipeline {self.name!r}"
 
+    def to_mermaid(self) -> str:
+        """Return a Mermaid ``flowchart`` of this pipeline (see `minigun.mermaid`).
+
+        Raises:
+            DefinitionError: the pipeline is invalid.
+        """
+        from .mermaid import to_mermaid  # noqa: PLC0415 - model->presentation hand-off
+
+        return to_mermaid(self)
+
     def validate(self) -> None:
         """Check the whole graph; raise one `DefinitionError` listing every problem.
 
@@ -318,7 +328,12 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
         return Runtime(self, self.graph()).start()
 
     def run(
-        self, *, timeout: float | None = None, deterministic: bool = False
+        self,
+        *,
+        timeout: float | None = None,
+        deterministic: bool = False,
+        hud: bool = False,
+        progress: bool = False,
     ) -> RunReport:
         """Run the pipeline to the end and return its `RunReport`.
 
@@ -330,6 +345,9 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
             deterministic: run every stage in the calling thread, one at a
                 time, in a fixed order (for tests and debugging); executors
                 are ignored and queues are unbounded.
+            hud: show the live dashboard while the run goes (`minigun.dashboard`);
+                without a terminal, a short status line every few seconds.
+            progress: show progress bars per producer and terminal stage.
 
         Raises:
             DefinitionError: the pipeline is invalid (nothing ran).
@@ -357,4 +375,8 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
 
         handle = Runtime(self, graph).start()
         handle.close()
+        if hud or progress:
+            from .dashboard import watch  # noqa: PLC0415 - model->presentation hand-off
+
+            return watch(handle, hud=hud, progress=progress, timeout=timeout)
         return handle.wait(timeout=timeout, raise_on_timeout=True)

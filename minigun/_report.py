@@ -59,6 +59,10 @@ class StageStatistics:
     """Most items ever waiting in the input queue."""
     queue_size: int | None = None
     """Capacity of the input queue (``None``: unbounded or no queue)."""
+    total: int | None = None
+    """Producers: items they will emit, when known (``total=`` or ``len()``)."""
+    items_routed: int = 0
+    """Items emitted with `To` (included in ``items_out``)."""
     workers: int = 1
     """Workers that ran the stage."""
     utilisation: float = 0.0

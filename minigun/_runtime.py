@@ -29,6 +29,7 @@ import functools
 import itertools
 import threading
 import time
+from collections.abc import Sized
 from typing import TYPE_CHECKING, Any, Literal
 
 from loguru import logger
@@ -179,6 +180,7 @@ class StageRunner:
         self.finishing = False
         self.finished = False
         self.triggered = opts.auto_start
+        self.total: int | None = getattr(stage, "total", None)
         self.nondesc: list[StageRunner] = []
         self.dead_letter: StageRunner | None = None
         self.counters: list[Counters] = []
@@ -329,6 +331,7 @@ class StageRunner:
             tos = k.tos[:]
             k.tos.clear()
             c.items_out += len(tos)
+            c.items_routed += len(tos)
             self.rt.route_tos(self, tos)
         return res
 
@@ -945,7 +948,12 @@ class Runtime:
         chunk: list[Any] = []
         try:
             if w.it is None:
-                w.it = iter(head.stage.iterate())  # type: ignore[attr-defined]
+                src = head.stage.source()  # type: ignore[attr-defined]
+                total = head.stage.total  # type: ignore[attr-defined]
+                if total is None and isinstance(src, Sized):
+                    total = len(src)
+                head.total = total
+                w.it = iter(src)
             n = min(seg.max_chunk, seg.exit_free() + 1)
             t0 = time.perf_counter()
             # extend() keeps what the producer yielded before it raised.
@@ -961,6 +969,7 @@ class Runtime:
                 c.items_out += len(chunk)
                 tos = [x for x in chunk if x.__class__ is To]
                 if tos:
+                    c.items_routed += len(tos)
                     self.route_tos(head, tos)
                     chunk = [x for x in chunk if x.__class__ is not To]
                 if chunk:
@@ -1229,13 +1238,15 @@ class Runtime:
                 queue_depth=len(q) if q is not None else 0,
                 max_queue_depth=q.statistics().max_depth if q is not None else 0,
                 queue_size=r.queue_size if q is not None else None,
+                total=r.total,
+                items_routed=c.items_routed,
                 workers=workers,
                 utilisation=util,
             )
             stages[r.name] = stats
             if r.is_producer:
                 produced += c.items_out
-            if not r.downstream and not r.is_producer:
+            if not r.downstream and not r.is_producer and not c.items_routed:
                 consumed += c.items_in
             failed += c.items_failed
             dropped += drop

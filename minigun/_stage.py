@@ -785,6 +785,28 @@ class Producer(Stage[None, Out]):
     kind: ClassVar[str] = "producer"
     method_name: ClassVar[str] = "produce"
 
+    total: int | None
+
+    def __init__(
+        self,
+        name: str,
+        fn: Callable[..., Any] | None = None,
+        *,
+        total: int | None = None,
+        **options: Unpack[StageOptionsKw],
+    ) -> None:
+        """Create a producer; *total* is how many items it will yield, if known.
+
+        Without *total*, a source with ``len()`` gives the total (progress bars).
+        """
+        if total is not None and (
+            isinstance(total, bool) or not isinstance(total, int) or total < 0
+        ):
+            msg = f"Producer({name!r}): total must be an int >= 0, got {total!r}"
+            raise DefinitionError(msg)
+        self.total = total
+        super().__init__(name, fn, **options)
+
     def produce(self) -> Iterable[Out]:
         """Yield the items of this producer (override in subclasses)."""
         fn = self.fn
@@ -814,6 +836,10 @@ class Producer(Stage[None, Out]):
     def iterate(self) -> Iterator[Any]:
         """Return an iterator over everything the producer emits (items and `To`)."""
         return iter(self.produce())
+
+    def source(self) -> Iterable[Any]:
+        """Return the iterable the producer emits from (may have ``len()``)."""
+        return self.produce()
 
     def kernel(
         self,

@@ -29,6 +29,7 @@ class Counters:
         "items_in",
         "items_out",
         "items_retried",
+        "items_routed",
         "samples",
         "seen",
     )
@@ -39,6 +40,7 @@ class Counters:
         self.items_failed = 0
         self.items_retried = 0
         self.items_dropped = 0
+        self.items_routed = 0
         self.busy_time = 0.0
         self.blocked_time = 0.0
         self.samples: list[float] = []
@@ -62,6 +64,7 @@ class Counters:
         self.items_failed += other.items_failed
         self.items_retried += other.items_retried
         self.items_dropped += other.items_dropped
+        self.items_routed += other.items_routed
         self.busy_time += other.busy_time
         self.blocked_time += other.blocked_time
         self.seen += other.seen

@@ -65,13 +65,14 @@ LAYERS: dict[str, Layer] = {
 
 # The only upward imports allowed: Pipeline.run()/start() hands a validated
 # graph to the runtime (and names the report type it returns), and
-# Pipeline.to_mermaid() hands it to the presentation layer.
+# Pipeline.to_mermaid() and run(hud=True) hand it to the presentation layer.
 ALLOWED_UPWARD: frozenset[tuple[str, str]] = frozenset(
     {
         ("minigun._pipeline", "minigun._runtime"),
         ("minigun._pipeline", "minigun._deterministic"),
         ("minigun._pipeline", "minigun._report"),
         ("minigun._pipeline", "minigun.mermaid"),
+        ("minigun._pipeline", "minigun.dashboard"),
     }
 )
 

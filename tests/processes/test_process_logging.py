@@ -26,6 +26,19 @@ def _pipeline(fn: Any, **opts: Any) -> mg.Pipeline:
     return pipe
 
 
+def test_child_log_records_reach_the_parent() -> None:
+    """A record logged in a worker arrives in the parent, tagged with the child pid."""
+    with capture_logs() as records:
+        _pipeline(_log_from_child, processes=2).run(timeout=TIMEOUT)
+
+    hello = [r for r in records if r["message"] == "hello from child"]
+    assert len(hello) == 4
+    assert {r["level"] for r in hello} == {"INFO"}
+    pids = {r["extra"].get("child_pid") for r in hello}
+    assert None not in pids
+    assert os.getpid() not in pids
+
+
 def test_forks_and_exits_are_logged_at_debug() -> None:
     """DEBUG records say when each worker forked and when it exited."""
     with capture_logs("DEBUG") as records:

@@ -315,9 +315,7 @@ def build_fanout(pipe: mg.Pipeline, desc: FanOut, sinks: dict[str, ListSink]) ->
         by_name = dict(zip(targets, desc.weights, strict=True))
         # mypy reads WeightedRouter's parameter type from its attrs
         # ``converter=dict``, which no dict satisfies; hence the ignore.
-        options["router"] = mg.WeightedRouter(
-            by_name if desc.edges == "to" else {}
-        )
+        options["router"] = mg.WeightedRouter(by_name if desc.edges == "to" else {})
     elif desc.router == "key":
         mod = desc.key_mod
 
