@@ -140,9 +140,20 @@ def run_inline(pipeline: Pipeline, *, timeout: float | None = None) -> RunReport
     return pipeline.run(deterministic=True, timeout=timeout)
 
 
+def _minigun_records(record: Any) -> bool:
+    """Minigun's own records, and records forwarded from its worker processes."""
+    name = record["name"] or ""
+    return name == "minigun" or name.startswith("minigun.") or (
+        "child_pid" in record["extra"]
+    )
+
+
 @contextlib.contextmanager
 def capture_logs(level: str = "DEBUG") -> Iterator[list[dict[str, Any]]]:
     """Collect minigun's log records while the block runs.
+
+    Records that forked workers forwarded to this process (they carry
+    ``child_pid`` in ``extra``) are collected too, whichever module logged them.
 
     Yields a list that fills with one dict per record (``level``,
     ``message``, ``extra``).
@@ -160,7 +171,7 @@ def capture_logs(level: str = "DEBUG") -> Iterator[list[dict[str, Any]]]:
         )
 
     logger.enable("minigun")
-    handler = logger.add(sink, level=level, filter="minigun")
+    handler = logger.add(sink, level=level, filter=_minigun_records)
     try:
         yield records
     finally:
