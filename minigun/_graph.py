@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._region import FusedRegion, region_problems
 from ._stage import Accumulator, Processor, Producer, Stage
 from .errors import AmbiguousRouteError, RoutingError
 
@@ -461,19 +462,51 @@ def build_graph(root: Pipeline) -> tuple[Graph | None, list[str]]:
                         add(child, t, None, explicit=False)
                     break
 
-    # 4. Leaves, entries and exits.
+    # 4. Leaves, entries and exits. A nested pipeline with an executor is a
+    #    fused region: one leaf that runs its whole sub-graph per worker.
     nodes: list[Node] = []
     leaf_index: dict[int, int] = {}
+    fused: set[int] = set()
+    inside_fused: dict[int, Pipeline] = {}
 
     def collect(info: _PipeInfo, scope: tuple[Pipeline, ...]) -> None:
         for child in info.children:
-            if isinstance(child, Pipeline):
+            if isinstance(child, Pipeline) and _has_executor(child):
+                inner, inner_problems = build_graph(child)
+                problems.extend(
+                    f"fused region {res.qname(child)!r}: {p}" for p in inner_problems
+                )
+                _mark_inside(res, child, child, inside_fused)
+                fused.add(id(child))
+                if inner is None:
+                    continue
+                problems.extend(region_problems(child, inner))
+                leaf_index[id(child)] = len(nodes)
+                region = FusedRegion(child, inner)
+                nodes.append(Node(region, res.qname(child), (*scope, child)))
+            elif isinstance(child, Pipeline):
                 collect(res.infos[id(child)], (*scope, child))
             else:
                 leaf_index[id(child)] = len(nodes)
                 nodes.append(Node(child, res.qname(child), scope))
 
     collect(res.order[0], (root,))
+    kept: list[_ChildEdge] = []
+    for e in cedges:
+        a = inside_fused.get(id(e.src))
+        b = inside_fused.get(id(e.dst))
+        if a is None and b is None:
+            kept.append(e)
+        elif a is not b and e.explicit:
+            region = a or b
+            if region is None:  # pragma: no cover - one side is inside
+                continue
+            problems.append(
+                f"{res.qname(e.src)!r} -> {res.qname(e.dst)!r} crosses the border "
+                f"of fused region {res.qname(region)!r}; route to or from the "
+                "region itself"
+            )
+    cedges = kept
     out_edges: dict[int, list[_ChildEdge]] = {}
     in_from_inside: dict[int, bool] = {}
     for e in cedges:
@@ -487,7 +520,10 @@ def build_graph(root: Pipeline) -> tuple[Graph | None, list[str]]:
         for child in res.infos[id(p)].children:
             if id(child) in out_edges or child.options.to == ():
                 continue
-            if isinstance(child, Pipeline):
+            if id(child) in fused:
+                if id(child) in leaf_index:
+                    out.append(leaf_index[id(child)])
+            elif isinstance(child, Pipeline):
                 out.extend(exits(child))
             else:
                 out.append(leaf_index[id(child)])
@@ -496,7 +532,7 @@ def build_graph(root: Pipeline) -> tuple[Graph | None, list[str]]:
     targets_memo: dict[int, tuple[int, ...]] = {}
 
     def targets(obj: Any) -> tuple[int, ...]:
-        if not isinstance(obj, Pipeline):
+        if not isinstance(obj, Pipeline) or id(obj) in fused:
             return (leaf_index[id(obj)],) if id(obj) in leaf_index else ()
         if id(obj) in targets_memo:
             return targets_memo[id(obj)]
@@ -520,7 +556,10 @@ def build_graph(root: Pipeline) -> tuple[Graph | None, list[str]]:
 
     leaf_edges: list[tuple[int, int, float | None, bool]] = []
     for e in cedges:
-        srcs = exits(e.src) if isinstance(e.src, Pipeline) else [leaf_index[id(e.src)]]
+        if id(e.src) in fused or not isinstance(e.src, Pipeline):
+            srcs = [leaf_index[id(e.src)]] if id(e.src) in leaf_index else []
+        else:
+            srcs = exits(e.src)
         dsts = targets(e.dst)
         if isinstance(e.dst, Pipeline) and not dsts and e.explicit:
             problems.append(
@@ -530,7 +569,8 @@ def build_graph(root: Pipeline) -> tuple[Graph | None, list[str]]:
         leaf_edges.extend((s, d, e.weight, e.explicit) for s in srcs for d in dsts)
     # Pipelines nobody sends to still get their entry node when needed by To.
     for info in res.order[1:]:
-        targets(info.pipe)
+        if id(info.pipe) not in inside_fused:
+            targets(info.pipe)
 
     edges: list[Edge] = []
     pairs: set[tuple[int, int]] = set()
@@ -642,3 +682,23 @@ def _executor_problems(nodes: list[Node], upstream: list[list[int]]) -> list[str
                 "do not apply to producers"
             )
     return problems
+
+
+def _has_executor(pipe: Pipeline) -> bool:
+    opts = pipe.options
+    return any(
+        v is not None
+        for v in (opts.executor, opts.threads, opts.processes, opts.interpreters)
+    )
+
+
+def _mark_inside(
+    res: Resolver, region: Pipeline, pipe: Pipeline, out: dict[int, Pipeline]
+) -> None:
+    """Record every object inside fused *region* (the region itself excluded)."""
+    from ._pipeline import Pipeline as _Pipeline  # noqa: PLC0415
+
+    for child in res.infos[id(pipe)].children:
+        out[id(child)] = region
+        if isinstance(child, _Pipeline):
+            _mark_inside(res, region, child, out)

@@ -37,6 +37,7 @@ from loguru import logger
 from ._hooks import Hook, call_hook, make_hook
 from ._policy import RetryPolicy, run_with_retries
 from ._queue import Cancelled, Queue
+from ._region import FusedRegion
 from ._report import RunReport, StageStatistics
 from ._router import BroadcastRouter, RoundRobinRouter
 from ._signals import Failed, To
@@ -116,7 +117,7 @@ class _Segment:
 class _Worker:
     """State of one worker of a segment: kernels and counters per member."""
 
-    __slots__ = ("counters", "index", "it", "kernels", "remote", "set_up")
+    __slots__ = ("counters", "flushed", "index", "it", "kernels", "remote", "set_up")
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -126,6 +127,8 @@ class _Worker:
         self.counters: dict[int, Counters] = {}
         self.set_up: list[StageRunner] = []
         self.it: Iterator[Any] | None = None
+        #: Fused regions this worker has flushed (each worker flushes its own).
+        self.flushed: set[int] = set()
 
 
 class StageRunner:
@@ -146,7 +149,9 @@ class StageRunner:
         self.name = node.name
         self.internal = node.internal
         self.is_producer = isinstance(stage, Producer)
-        self.batching = isinstance(stage, Accumulator)
+        self.region = isinstance(stage, FusedRegion)
+        self.batching = isinstance(stage, Accumulator) or self.region
+        self.flushes = 0
         self.executor: Executor = _resolve_executor(stage)
         self.workers = self.executor.workers
         self.max_retries = (
@@ -199,6 +204,8 @@ class StageRunner:
         self._order_lock = threading.Lock()
         self._batch_lock = threading.Lock()
         self._shared_kernel: Kernel | None = None
+        #: Statistics of a fused region's inner stages, per worker kernel.
+        self.inner_parts: dict[tuple[str, int, int], dict[str, list[float]]] = {}
 
     def __repr__(self) -> str:
         return f"<StageRunner {self.name!r}>"
@@ -242,7 +249,11 @@ class StageRunner:
             if self.max_retries == 0 and not self.batching:
                 spill = self._make_spill(w)
             k = self.stage.kernel([], [], spill=spill, spill_at=self.rt.chunk_size)
-            if self.batching and self.workers > 1:
+            inner = getattr(k, "inner_stats", None)
+            if inner is not None:
+                with self.rt.lock:
+                    self.inner_parts[("local", w.index, id(k))] = inner
+            if self.batching and self.workers > 1 and not self.region:
                 with self._batch_lock:
                     if self._shared_kernel is None:
                         self._shared_kernel = k
@@ -315,6 +326,10 @@ class StageRunner:
     ) -> None:
         """Run *units* on *remote*; outputs land in the kernel's lists."""
         result = remote.run_units(units)
+        if result.inner is not None:
+            with self.rt.lock:
+                # Cumulative per worker process: the newest replaces the last.
+                self.inner_parts[("remote", id(remote), 0)] = result.inner
         k.out.extend(result.out)
         k.tos.extend(result.tos)
         c.add(result.counters)
@@ -857,6 +872,15 @@ class Runtime:
                     and not m.finishing
                     and (m.queue is None or not len(m.queue))
                 ):
+                    if m.region:
+                        # Each worker flushes its own copy of the region first.
+                        if m.idx not in w.flushed:
+                            w.flushed.add(m.idx)
+                            m.flushes += 1
+                            seg.in_flight += 1
+                            return functools.partial(self._region_flush, seg, m, w)
+                        if m.flushes < seg.workers:
+                            break
                     m.finishing = True
                     seg.in_flight += 1
                     return functools.partial(self._finish, seg, m, w)
@@ -985,6 +1009,14 @@ class Runtime:
         elif head.finishing:
             self._finish_now(seg, head, w)
 
+    def _region_flush(self, seg: _Segment, m: StageRunner, w: _Worker) -> None:
+        """Flush this worker's copy of fused region *m* (inner batches)."""
+        try:
+            k = m.kernel_for(w)
+            self._flush_batches(m, k, k.drain(), w)
+        finally:
+            self._done(seg, 1)
+
     def _finish_now(self, seg: _Segment, m: StageRunner, w: _Worker) -> None:
         with self.lock:
             m.finishing = True
@@ -995,7 +1027,7 @@ class Runtime:
         """Flush *m*, run its after_stage hooks, mark it finished."""
         try:
             k = w.kernels.get(m.idx)
-            if m.batching:
+            if m.batching and not m.region:
                 k = k or m.kernel_for(w)
                 if m.workers > 1:
                     with m._batch_lock:  # noqa: SLF001
@@ -1244,6 +1276,8 @@ class Runtime:
                 utilisation=util,
             )
             stages[r.name] = stats
+            if r.inner_parts:
+                stages.update(self._inner_rows(r, duration))
             if r.is_producer:
                 produced += c.items_out
             if not r.downstream and not r.is_producer and not c.items_routed:
@@ -1274,6 +1308,39 @@ class Runtime:
             msg = f"pipeline {self.pipeline.name!r} failed with {n} error{plural}"
             raise PipelineError(msg, list(self.errors), report)
         return report
+
+    def _inner_rows(
+        self, r: StageRunner, duration: float
+    ) -> dict[str, StageStatistics]:
+        """Statistics rows for the inner stages of fused region *r*."""
+        with self.lock:
+            parts = [dict(p) for p in r.inner_parts.values()]
+        region = r.stage
+        kinds = {
+            n.name: n.stage.kind
+            for n in region.inner.nodes  # type: ignore[attr-defined]
+        }
+        rows: dict[str, StageStatistics] = {}
+        for name, kind in kinds.items():
+            vals = [p[name] for p in parts if name in p]
+            if not vals:
+                continue
+            items_in = int(sum(v[0] for v in vals))
+            items_out = int(sum(v[1] for v in vals))
+            busy = float(sum(v[2] for v in vals))
+            qname = f"{r.name}.{name}"
+            rows[qname] = StageStatistics(
+                name=qname,
+                kind=kind,
+                executor=f"in {r.name}",
+                status=r.status(),
+                items_in=items_in,
+                items_out=items_out,
+                throughput=items_in / duration if duration else 0.0,
+                busy_time=busy,
+                workers=r.workers,
+            )
+        return rows
 
     def join(self, timeout: float) -> list[str]:
         """Join worker threads; return the names of those still alive."""

@@ -770,7 +770,7 @@ def _overrides(stage: Stage[Any, Any], method: str) -> bool:
 
 
 @attrs.define(eq=False, init=False, repr=False)
-class Producer(Stage[None, Out]):
+class Producer(Stage[None, Out]):  # type: ignore[override]
     """A source of items: ``fn()`` returns an iterable or is a generator.
 
     Or subclass and override `produce`. A producer has no input and is never

@@ -143,8 +143,10 @@ def run_inline(pipeline: Pipeline, *, timeout: float | None = None) -> RunReport
 def _minigun_records(record: Any) -> bool:
     """Minigun's own records, and records forwarded from its worker processes."""
     name = record["name"] or ""
-    return name == "minigun" or name.startswith("minigun.") or (
-        "child_pid" in record["extra"]
+    return (
+        name == "minigun"
+        or name.startswith("minigun.")
+        or ("child_pid" in record["extra"])
     )
 
 

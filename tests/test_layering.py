@@ -47,6 +47,7 @@ LAYERS: dict[str, Layer] = {
     "_hooks": Layer.MODEL,
     "_serde": Layer.MODEL,
     "_pipeline": Layer.MODEL,
+    "_region": Layer.MODEL,
     "_queue": Layer.RUNTIME,
     "_stats": Layer.RUNTIME,
     "_policy": Layer.RUNTIME,

@@ -46,7 +46,7 @@ class Executor(ExecutorLike, abc.ABC):
 class RemoteResult:
     """What a remote worker sends back for a list of units."""
 
-    __slots__ = ("counters", "failures", "out", "tos")
+    __slots__ = ("counters", "failures", "inner", "out", "tos")
 
     def __init__(
         self,
@@ -59,6 +59,8 @@ class RemoteResult:
         self.tos = tos
         self.failures = failures
         self.counters = counters
+        #: Cumulative statistics of a fused region's inner stages, if any.
+        self.inner: dict[str, list[float]] | None = None
 
 
 class RemoteWorker(Protocol):

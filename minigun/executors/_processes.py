@@ -320,11 +320,13 @@ class ForkWorker:
         while True:
             msg = self._receive(deadline=deadline)
             if msg[0] == "result":
-                _, out, tos, failures, stats = msg
+                _, out, tos, failures, stats, inner = msg
                 c = Counters()
                 c.items_failed, c.items_retried, c.busy_time, c.samples = stats
                 c.seen = len(c.samples)
-                return RemoteResult(out, tos, failures, c)
+                result = RemoteResult(out, tos, failures, c)
+                result.inner = inner
+                return result
 
     def _crashed(self) -> _CrashedError:
         pid = self.pid
@@ -389,7 +391,10 @@ def _merge(results: list[RemoteResult]) -> RemoteResult:
         tos.extend(res.tos)
         failures.extend(res.failures)
         c.add(res.counters)
-    return RemoteResult(out, tos, failures, c)
+    merged = RemoteResult(out, tos, failures, c)
+    inners = [res.inner for res in results if res.inner is not None]
+    merged.inner = inners[-1] if inners else None
+    return merged
 
 
 def _child_main(  # pragma: no cover - runs in forked children
@@ -477,6 +482,7 @@ def _child_main(  # pragma: no cover - runs in forked children
             tos[:],
             failures,
             (c.items_failed, c.items_retried, c.busy_time, c.samples),
+            getattr(kernel, "inner_stats", None),
         )
         out.clear()
         tos.clear()
