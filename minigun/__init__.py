@@ -43,6 +43,7 @@ from .errors import RoutingError as RoutingError
 from .errors import StageError as StageError
 from .errors import WorkerCrashedError as WorkerCrashedError
 from .errors import WouldBlock as WouldBlock
+from .executors import AsyncExecutor as AsyncExecutor
 from .executors import Executor as Executor
 from .executors import InlineExecutor as InlineExecutor
 from .executors import ProcessExecutor as ProcessExecutor
@@ -55,6 +56,7 @@ _logger.disable("minigun")
 __all__ = (
     "Accumulator",
     "AmbiguousRouteError",
+    "AsyncExecutor",
     "BroadcastRouter",
     "Config",
     "ConfigError",

@@ -26,7 +26,7 @@ import attrs
 
 from ._region import FusedRegion, region_problems
 from ._stage import Accumulator, Processor, Producer, Stage
-from .errors import AmbiguousRouteError, RoutingError
+from .errors import AmbiguousRouteError, DefinitionError, RoutingError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -597,6 +597,8 @@ def build_graph(root: Pipeline) -> tuple[Graph | None, list[str]]:
             downstream[edge.src].append(edge.dst)
             upstream[edge.dst].append(edge.src)
     problems.extend(_executor_problems(nodes, upstream))
+    problems.extend(_router_problems(nodes, downstream, edges))
+    problems.extend(_hook_problems(res))
     cycle = find_cycle(n, downstream)
     if cycle is not None:
         problems.append("cycle: " + " -> ".join(_display(nodes, k) for k in cycle))
@@ -674,8 +676,13 @@ def _executor_problems(nodes: list[Node], upstream: list[list[int]]) -> list[str
                     "child or thread, so the stage must receive batches: put an "
                     "Accumulator before it"
                 )
-        if isinstance(s, Producer) and (
-            ex is not None or opts.threads is not None or opts.processes is not None
+        async_source = ex is not None and ex.kind == "async"
+        if (
+            isinstance(s, Producer)
+            and not async_source
+            and (
+                ex is not None or opts.threads is not None or opts.processes is not None
+            )
         ):
             problems.append(
                 f"producer {qname!r} runs in its own thread; executor options "
@@ -702,3 +709,37 @@ def _mark_inside(
         out[id(child)] = region
         if isinstance(child, _Pipeline):
             _mark_inside(res, region, child, out)
+
+
+def _router_problems(
+    nodes: list[Node], downstream: list[list[int]], edges: list[Edge]
+) -> list[str]:
+    """Bind every router once, so a bad router fails before anything runs."""
+    weights = {(e.src, e.dst): e.weight for e in edges}
+    problems = []
+    for i, node in enumerate(nodes):
+        router = node.stage.options.router
+        ds = downstream[i]
+        if router is None or len(ds) < 2:
+            continue
+        try:
+            router.bind([_display(nodes, d) for d in ds], [weights[(i, d)] for d in ds])
+        except DefinitionError as exc:
+            problems.append(f"stage {node.name!r} router: {exc}")
+    return problems
+
+
+def _hook_problems(res: Resolver) -> list[str]:
+    """Hooks limited to a stage must name one that exists."""
+    from ._hooks import HOOK_EVENTS  # noqa: PLC0415
+
+    problems = []
+    for info in res.order:
+        for event in HOOK_EVENTS:
+            for hook in info.pipe.hooks.for_event(event):
+                if hook.stage is None:
+                    continue
+                _, problem = res.resolve(hook.stage, info.pipe, f"{event} hook stage=")
+                if problem:
+                    problems.append(problem)
+    return problems

@@ -133,6 +133,7 @@ class RegionKernel(Kernel):
     __slots__ = (
         "_downstream",
         "_entries",
+        "_entry_router",
         "_graph",
         "_kernels",
         "_order",
@@ -164,6 +165,16 @@ class RegionKernel(Kernel):
         self._entries = [
             i for i in range(n) if not graph.upstream[i] and not graph.nodes[i].internal
         ] or [i for i in range(n) if not graph.upstream[i]]
+        self._entry_router: BoundRouter | None = None
+        if len(self._entries) > 1:
+            popts = stage.pipeline.options
+            router = popts.router or (
+                RoundRobinRouter()
+                if popts.routing == "round_robin"
+                else BroadcastRouter()
+            )
+            names = [graph.nodes[e].name for e in self._entries]
+            self._entry_router = router.bind(names, [None] * len(names))
         self.inner_stats: dict[str, list[float]] = {
             node.name: [0, 0, 0.0] for node in graph.nodes if not node.internal
         }
@@ -180,9 +191,12 @@ class RegionKernel(Kernel):
         pending: dict[int, list[Any]] = {}
         if unit is FLUSH:
             self._flush(pending)
-        else:
+        elif self._entry_router is None:
             for e in self._entries:
                 pending[e] = [unit[0]]
+        else:
+            for lane in self._entry_router.route(unit[0]):
+                pending[self._entries[lane]] = [unit[0]]
         self._pump(pending)
 
     def _flush(self, pending: dict[int, list[Any]]) -> None:

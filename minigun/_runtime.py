@@ -67,6 +67,10 @@ __all__ = ("RunHandle", "Runtime", "StageRunner")
 
 _log = logger.bind(component="runtime")
 
+# Micro-batches grow while they take less than _FAST seconds, shrink past _SLOW.
+_FAST = 0.002
+_SLOW = 0.02
+
 #: Results of `Runtime.step`.
 DONE, WORKED, IDLE = 0, 1, 2
 
@@ -75,6 +79,7 @@ class _Segment:
     """Stages run by the same thread(s); see the module docstring."""
 
     __slots__ = (
+        "chunk",
         "cond",
         "exits",
         "head",
@@ -98,6 +103,20 @@ class _Segment:
         self.exits: list[Queue[Any]] = []
         self.name = head.name
         self.max_chunk = rt.chunk_size
+        #: The current micro-batch size (see `adapt`).
+        self.chunk = 1
+
+    def adapt(self, n: int, seconds: float) -> None:
+        """Size the next micro-batch from how long this one took.
+
+        Batches double while they take under 2 ms and halve past 20 ms, so a
+        fast stream moves in large batches while a slow one (a slow source, a
+        slow fused stage) hands each item on at once.
+        """
+        if seconds < _FAST and n >= self.chunk:
+            self.chunk = min(self.max_chunk, self.chunk * 2)
+        elif seconds > _SLOW and self.chunk > 1:
+            self.chunk = max(1, self.chunk // 2)
 
     def idle(self) -> bool:
         """No item is queued for, or held by, any member (lock held)."""
@@ -117,7 +136,16 @@ class _Segment:
 class _Worker:
     """State of one worker of a segment: kernels and counters per member."""
 
-    __slots__ = ("counters", "flushed", "index", "it", "kernels", "remote", "set_up")
+    __slots__ = (
+        "blocked",
+        "counters",
+        "flushed",
+        "index",
+        "it",
+        "kernels",
+        "remote",
+        "set_up",
+    )
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -129,6 +157,8 @@ class _Worker:
         self.it: Iterator[Any] | None = None
         #: Fused regions this worker has flushed (each worker flushes its own).
         self.flushed: set[int] = set()
+        #: Seconds this worker spent blocked on full queues (all stages).
+        self.blocked = 0.0
 
 
 class StageRunner:
@@ -152,7 +182,14 @@ class StageRunner:
         self.region = isinstance(stage, FusedRegion)
         self.batching = isinstance(stage, Accumulator) or self.region
         self.flushes = 0
+
         self.executor: Executor = _resolve_executor(stage)
+        #: Units run on a remote worker (a process, a loop) instead of here.
+        self.uses_remote = (
+            hasattr(self.executor, "remote_worker")
+            and not self.is_producer
+            and not rt.deterministic
+        )
         self.workers = self.executor.workers
         self.max_retries = (
             cfg.max_retries if opts.max_retries is None else opts.max_retries
@@ -278,7 +315,7 @@ class StageRunner:
         """Run the stage on *items*; route `To` outputs; return the other outputs."""
         k = self.kernel_for(w)
         c = w.counters[self.idx]
-        if w.remote is not None:
+        if self.uses_remote and w.remote is not None:
             units = items
             if k.batching:
                 units = [b for b in (self._admit(k, x) for x in items) if b is not None]
@@ -289,8 +326,13 @@ class StageRunner:
         perf = time.perf_counter
         t0 = perf()
         run = k.run
+        rt = self.rt
         if not k.batching:
             for x in items:
+                # One attribute check per item: a cancel never waits for the
+                # rest of a micro-batch of slow items.
+                if rt.cancelled:
+                    raise Cancelled
                 try:
                     run(x)
                 except Exception as exc:
@@ -368,7 +410,13 @@ class StageRunner:
         for hook in self.on_error_hooks:
             if hook.matches(error):
                 try:
-                    call_hook(hook, error=error, item=item, stage=self.name)
+                    call_hook(
+                        hook,
+                        error=error,
+                        item=item,
+                        stage=self.name,
+                        pipeline=self.rt.pipeline,
+                    )
                 except Exception:
                     _log.opt(exception=True).warning(
                         "on_error hook {hook} of stage {stage} raised; ignored",
@@ -418,12 +466,15 @@ class StageRunner:
             return
         c = w.counters[self.idx]
         if len(ds) == 1:
-            c.blocked_time += self.rt.put(self, ds[0], items)
-            return
-        lanes = self.router.route_chunk(items)
-        for d, lane in zip(ds, lanes, strict=True):
-            if lane:
-                c.blocked_time += self.rt.put(self, d, lane)
+            blocked = self.rt.put(self, ds[0], items)
+        else:
+            blocked = 0.0
+            lanes = self.router.route_chunk(items)
+            for d, lane in zip(ds, lanes, strict=True):
+                if lane:
+                    blocked += self.rt.put(self, d, lane)
+        c.blocked_time += blocked
+        w.blocked += blocked
 
     # -- ordered output ---------------------------------------------------------
 
@@ -437,6 +488,27 @@ class StageRunner:
                 self._seq_commit += 1
         with self.rt.lock:
             self.segment.cond.notify_all()
+
+
+def _drive_async(agen: Any) -> Iterator[Any]:
+    """Iterate an async generator from a plain thread, on a private loop."""
+    import asyncio  # noqa: PLC0415 - only for async producers
+
+    loop = asyncio.new_event_loop()
+    try:
+        while True:
+            try:
+                yield loop.run_until_complete(agen.__anext__())
+            except StopAsyncIteration:
+                return
+    finally:
+        loop.run_until_complete(agen.aclose())
+        loop.close()
+
+
+def _edge_name(r: StageRunner) -> str:
+    """The name a router sees for a downstream: a nested pipeline's own name."""
+    return r.name.removesuffix(".<entry>") if r.internal else r.name
 
 
 def _limit_kind(executor: Executor) -> str | None:
@@ -465,6 +537,8 @@ def _resolve_executor(stage: Stage[Any, Any]) -> Executor:
         return ThreadExecutor(opts.threads)
     if opts.processes is not None:
         return ProcessExecutor(opts.processes)
+    if isinstance(stage, Producer):
+        return InlineExecutor()
     return InlineExecutor()
 
 
@@ -546,7 +620,7 @@ class Runtime:
                         if r.stage.options.routing == "round_robin"
                         else BroadcastRouter()
                     )
-                names = [d.name for d in r.downstream]
+                names = [_edge_name(d) for d in r.downstream]
                 weights = [g.weight(r.idx, d.idx) for d in r.downstream]
                 r.router = router.bind(names, weights)
             desc = g.descendants(r.idx)
@@ -779,7 +853,7 @@ class Runtime:
                 m.counters.append(c)
             remote_factory = getattr(m.executor, "remote_worker", None)
             try:
-                if remote_factory is not None and not self.deterministic:
+                if m.uses_remote and remote_factory is not None:
                     w.remote = remote_factory(m, w.index)
                     w.remote.start()
                 else:
@@ -797,7 +871,7 @@ class Runtime:
     def _teardown(self, w: _Worker) -> None:
         for m in reversed(w.set_up):
             try:
-                if w.remote is not None:
+                if m.uses_remote and w.remote is not None:
                     w.remote.stop(cancelled=self.cancelled)
                 else:
                     m.stage.teardown()
@@ -840,11 +914,11 @@ class Runtime:
                 continue
             if m.ordered and m._seq_take - m._seq_commit >= 2 * m.workers:  # noqa: SLF001
                 continue
-            n = seg.max_chunk
+            n = seg.chunk
             if m.take_one:
                 n = 1
             elif seg.workers > 1:
-                n = max(1, min(n, len(q) // (2 * seg.workers)))
+                n = max(1, min(seg.max_chunk, len(q) // (2 * seg.workers)))
             n = min(n, seg.exit_free() + 1)
             batch = q.take_locked(n)
             seg.in_flight += len(batch)
@@ -926,6 +1000,8 @@ class Runtime:
     def _run_batch(
         self, seg: _Segment, m: StageRunner, batch: list[Any], seq: int, w: _Worker
     ) -> None:
+        t0 = time.perf_counter()
+        blocked0 = w.blocked
         try:
             out = m.handle(batch, w)
             if seq >= 0:
@@ -934,6 +1010,7 @@ class Runtime:
                 m.forward(out, w)
         finally:
             self._done(seg, len(batch))
+        seg.adapt(len(batch), time.perf_counter() - t0 - (w.blocked - blocked0))
 
     def _run_timer(self, seg: _Segment, m: StageRunner, k: Kernel, w: _Worker) -> None:
         try:
@@ -951,7 +1028,7 @@ class Runtime:
         self, m: StageRunner, k: Kernel, batches: list[list[Any]], w: _Worker
     ) -> None:
         c = w.counters[m.idx]
-        if w.remote is not None:
+        if m.uses_remote and w.remote is not None:
             if batches:
                 m.run_remote(batches, k, c, w.remote)
                 out = m.collect(k, c)
@@ -977,9 +1054,10 @@ class Runtime:
                 if total is None and isinstance(src, Sized):
                     total = len(src)
                 head.total = total
-                w.it = iter(src)
-            n = min(seg.max_chunk, seg.exit_free() + 1)
+                w.it = _drive_async(src) if hasattr(src, "__anext__") else iter(src)
+            n = min(seg.chunk, seg.exit_free() + 1)
             t0 = time.perf_counter()
+            blocked0 = w.blocked
             # extend() keeps what the producer yielded before it raised.
             chunk.extend(itertools.islice(w.it, n))
             c.busy_time += time.perf_counter() - t0
@@ -998,6 +1076,9 @@ class Runtime:
                     chunk = [x for x in chunk if x.__class__ is not To]
                 if chunk:
                     head.forward(chunk, w)
+                # The whole hand-off (source and fused stages), minus waiting.
+                took = time.perf_counter() - t0 - (w.blocked - blocked0)
+                seg.adapt(n, took)
             elif error is None:
                 head.finishing = True
         finally:

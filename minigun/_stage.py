@@ -428,6 +428,10 @@ def _compile_call(
     tappend = tos.append
     to_cls = To
     emitter = _ListEmitter(out, tos) if shape.takes_emit else None
+    if shape.is_async:
+        # Outside AsyncExecutor (deterministic mode, run_stage) a coroutine is
+        # run to completion here and an async generator is driven item by item.
+        fn = _run_async(fn, agen=shape.is_generator)
     if shape.emit_keyword:
         user_fn = fn
 
@@ -499,6 +503,33 @@ def _compile_call(
                 append(r)
 
     return run_emit
+
+
+def _run_async(fn: Callable[..., Any], *, agen: bool) -> Callable[..., Any]:
+    """Wrap an async function so a plain thread can call it (runs its own loop)."""
+    import asyncio  # noqa: PLC0415 - only for async stages
+
+    if agen:
+
+        def drive(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            gen = fn(*args, **kwargs)
+            loop = asyncio.new_event_loop()
+            try:
+                while True:
+                    try:
+                        yield loop.run_until_complete(gen.__anext__())
+                    except StopAsyncIteration:
+                        return
+            finally:
+                loop.run_until_complete(gen.aclose())
+                loop.close()
+
+        return drive
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return asyncio.run(fn(*args, **kwargs))
+
+    return call
 
 
 class Kernel:
@@ -699,6 +730,13 @@ class Stage(Generic[In, Out]):
             return
         shape = call_shape(fn)
         executor = self.options.executor
+        if executor is not None and executor.kind == "async" and not shape.is_async:
+            msg = (
+                f"stage {self.name!r} ({type(self).__name__}): {f_repr(fn)} is "
+                "not async def; AsyncExecutor runs async functions only (use "
+                "threads= for blocking code)"
+            )
+            raise DefinitionError(msg)
         if shape.is_async and (executor is None or executor.kind != "async"):
             msg = (
                 f"stage {self.name!r} ({type(self).__name__}): {f_repr(fn)} is "

@@ -7,7 +7,10 @@ Both renderers are pure: they validate the pipeline, flatten it with
   (producers ``([...])``, processors ``[...]``, accumulators ``[[...]]``),
   labelled with the stage name and its executor; nested pipelines are
   ``subgraph`` blocks at any depth; the entry node of a nested pipeline with
-  several entry stages is a small circle labelled with that pipeline's router.
+  several entry stages is a small circle labelled with that pipeline's router;
+  a nested pipeline with its own executor (a fused region, run whole in each
+  worker) is a subgraph titled with that executor, and the parent's edges
+  point at the subgraph itself.
   An edge out of a stage with several downstreams is labelled with the
   stage's router kind (broadcast, the default, has no label), and each edge
   of a `WeightedRouter` with its weight (``w=3``).
@@ -21,9 +24,12 @@ order (a stage's edges in the order its router sees its downstreams).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
+
+import attrs
 
 from ._pipeline import Pipeline
+from ._region import FusedRegion
 from ._router import BroadcastRouter, RoundRobinRouter, Router, WeightedRouter
 from ._runtime import _resolve_executor
 from ._stage import Accumulator, Producer
@@ -86,7 +92,10 @@ def to_mermaid(pipeline: Pipeline) -> str:
     ``"``, ``<``, ``>``, ``&``, ``#`` and backticks written as Mermaid entity
     codes. Nested pipelines are ``subgraph`` blocks; the internal entry node
     of a nested pipeline with several entry stages is drawn as a circle
-    (``inner__entry(("broadcast"))``) inside its subgraph.
+    (``inner__entry(("broadcast"))``) inside its subgraph. A nested pipeline
+    with its own executor (a fused region, run whole in each worker) is a
+    subgraph titled ``name<br/>executor``; its stages show only their names,
+    and the parent's edges point at the subgraph itself.
 
     Edges follow the nodes. When the source has several downstreams, an edge
     is labelled with the source's router kind (``-- round_robin -->``,
@@ -120,18 +129,19 @@ def to_mermaid(pipeline: Pipeline) -> str:
     """
     layout = _Layout(pipeline)
     lines = ["flowchart LR"]
-    for depth, kind, ref in layout.items:
-        pad = _INDENT * (depth + 1)
-        if kind == "enter":
-            pipe: Pipeline = ref
-            sid = layout.subgraph_ids[id(pipe)]
-            lines.append(f'{pad}subgraph {sid}["{_escape(pipe.name)}"]')
-        elif kind == "exit":
+    for item in layout.items:
+        pad = _INDENT * (item.depth + 1)
+        if item.what == "end":
             lines.append(f"{pad}end")
+        elif item.what == "node":
+            lines.append(pad + _mermaid_node(layout, item.key))
         else:
-            lines.append(pad + _mermaid_node(layout, ref))
+            title = _escape(item.title)
+            if item.what == "region":
+                title += "<br/>" + _escape(_executor_of(layout.node(item.key)))
+            lines.append(f'{pad}subgraph {item.mermaid_id}["{title}"]')
     for src, dst, label in layout.edges():
-        a, b = layout.node_ids[src], layout.node_ids[dst]
+        a, b = layout.ids[src], layout.ids[dst]
         if not label:
             lines.append(f"{_INDENT}{a} --> {b}")
         elif _PLAIN_LABEL.fullmatch(label):
@@ -145,12 +155,14 @@ def to_text(pipeline: Pipeline) -> str:
     """Return *pipeline* as an indented plain-text tree followed by its edges.
 
     Each line of the tree is ``name (kind, executor)``: pipelines read
-    ``name (pipeline)``, producers ``name (producer)``, and the internal entry
+    ``name (pipeline)``, producers ``name (producer)``, the internal entry
     node of a nested pipeline with several entry stages ``<entry> (entry,
-    router)``. Children are indented by 4 spaces under their pipeline, in
-    definition order. After the tree, ``edges:`` lists every edge as
-    ``a -> b`` with qualified names, labelled like `to_mermaid` labels them
-    (``[round_robin]``, ``[w=3]``). The text ends with a newline.
+    router)``, and a fused region (a nested pipeline with its own executor)
+    ``name (region, executor)``, its stages without an executor. Children are
+    indented by 4 spaces under their pipeline, in definition order. After the
+    tree, ``edges:`` lists every edge as ``a -> b`` with qualified names,
+    labelled like `to_mermaid` labels them (``[round_robin]``, ``[w=3]``).
+    The text ends with a newline.
 
     Args:
         pipeline: the pipeline to describe (it is not run).
@@ -175,83 +187,148 @@ def to_text(pipeline: Pipeline) -> str:
     """
     layout = _Layout(pipeline)
     lines = [f"{pipeline.name} (pipeline)"]
-    for depth, kind, ref in layout.items:
-        pad = _INDENT * (depth + 1)
-        if kind == "enter":
-            lines.append(f"{pad}{ref.name} (pipeline)")
-        elif kind == "node":
-            node = layout.graph.nodes[ref]
+    for item in layout.items:
+        pad = _INDENT * (item.depth + 1)
+        if item.what == "pipeline":
+            lines.append(f"{pad}{item.title} (pipeline)")
+        elif item.what == "region":
+            executor = _executor_of(layout.node(item.key))
+            lines.append(f"{pad}{item.title} (region, {executor})")
+        elif item.what == "node":
+            node = layout.node(item.key)
+            stage = node.stage
             if node.internal:
                 lines.append(f"{pad}<entry> (entry, {_router_of(node).kind})")
-            elif isinstance(node.stage, Producer):
-                lines.append(f"{pad}{node.stage.name} (producer)")
+            elif isinstance(stage, Producer) or layout.in_region(item.key):
+                lines.append(f"{pad}{stage.name} ({stage.kind})")
             else:
-                what = f"{node.stage.kind}, {_executor_of(node)}"
-                lines.append(f"{pad}{node.stage.name} ({what})")
+                lines.append(f"{pad}{stage.name} ({stage.kind}, {_executor_of(node)})")
     edges = layout.edges()
     if edges:
         lines.append("edges:")
-    names = layout.graph.names
     for src, dst, label in edges:
         suffix = f" [{label}]" if label else ""
-        lines.append(f"{_INDENT}{names[src]} -> {names[dst]}{suffix}")
+        lines.append(f"{_INDENT}{layout.name(src)} -> {layout.name(dst)}{suffix}")
     return "\n".join(lines) + "\n"
 
 
+# A node of one of the layout's graphs: (graph number, node index in it).
+_Key = tuple[int, int]
+
+
+@attrs.frozen
+class _Item:
+    """One line of the tree: a node, the start of a (sub)pipeline, or its end."""
+
+    depth: int
+    what: Literal["node", "pipeline", "region", "end"]
+    key: _Key = (0, 0)
+    """The node (for "node" and "region": the region's node in its parent)."""
+    title: str = ""
+    """The pipeline's own name (for "pipeline" and "region")."""
+    mermaid_id: str = ""
+    """The subgraph id (for "pipeline" and "region")."""
+
+
 class _Layout:
-    """The validated graph in render order, with Mermaid ids assigned."""
+    """The validated graph (and those of fused regions) in drawing order.
+
+    Mermaid ids are assigned while walking, so they depend only on the
+    definition order.
+    """
 
     def __init__(self, pipeline: Pipeline) -> None:
-        self.graph: Graph = pipeline.graph()
-        graph = self.graph
-        resolver = graph.resolver
-        leaf_of = {id(n.stage): i for i, n in enumerate(graph.nodes) if not n.internal}
-        entry_of = {id(n.scope[-1]): i for i, n in enumerate(graph.nodes) if n.internal}
-        #: ``(depth, "enter"|"exit"|"node", pipeline or node index)`` in order.
-        self.items: list[tuple[int, str, Any]] = []
-        self.node_ids: dict[int, str] = {}
-        self.subgraph_ids: dict[int, str] = {}
-        #: Node indices in the order they are drawn (edges follow it).
-        self.order: list[int] = []
-        used: set[str] = set()
+        #: Each graph with the qualified-name prefix of its stages; 0 is the root.
+        self.graphs: list[tuple[Graph, str]] = []
+        self.items: list[_Item] = []
+        #: Mermaid id of every drawn node (a region: its subgraph id).
+        self.ids: dict[_Key, str] = {}
+        #: Nodes in drawing order; edges are listed by source in this order.
+        self.order: list[_Key] = []
+        self._regions: set[int] = set()
+        self._used: set[str] = set()
+        self._walk_graph(pipeline.graph(), pipeline, "", 0)
 
-        def unique(qname: str) -> str:
-            base = "__".join(_UNSAFE_ID.sub("_", part) for part in qname.split("."))
-            if not base or base.lower() in _RESERVED:
-                base += "_"
-            candidate, k = base, 2
-            while candidate in used:
-                candidate = f"{base}_{k}"
-                k += 1
-            used.add(candidate)
-            return candidate
+    def node(self, key: _Key) -> Node:
+        """Return the node *key*."""
+        return self.graphs[key[0]][0].nodes[key[1]]
+
+    def name(self, key: _Key) -> str:
+        """Return the qualified name of node *key* relative to the root."""
+        graph, prefix = self.graphs[key[0]]
+        return prefix + graph.nodes[key[1]].name
+
+    def in_region(self, key: _Key) -> bool:
+        """Whether node *key* runs inside a fused region."""
+        return key[0] in self._regions
+
+    def _unique(self, qname: str) -> str:
+        base = "__".join(_UNSAFE_ID.sub("_", part) for part in qname.split("."))
+        if not base or base.lower() in _RESERVED:
+            base += "_"
+        candidate, k = base, 2
+        while candidate in self._used:
+            candidate = f"{base}_{k}"
+            k += 1
+        self._used.add(candidate)
+        return candidate
+
+    def _walk_graph(
+        self, graph: Graph, root: Pipeline, prefix: str, depth: int
+    ) -> None:
+        g = len(self.graphs)
+        self.graphs.append((graph, prefix))
+        if depth:
+            self._regions.add(g)
+        resolver = graph.resolver
+        leaf_of: dict[int, int] = {}
+        entry_of: dict[int, int] = {}
+        region_of: dict[int, tuple[int, FusedRegion]] = {}
+        for i, n in enumerate(graph.nodes):
+            if n.internal:
+                entry_of[id(n.scope[-1])] = i
+            elif isinstance(n.stage, FusedRegion):
+                region_of[id(n.stage.pipeline)] = (i, n.stage)
+            else:
+                leaf_of[id(n.stage)] = i
+
+        def add_node(i: int, qname: str, depth: int) -> None:
+            key = (g, i)
+            self.ids[key] = self._unique(qname)
+            self.order.append(key)
+            self.items.append(_Item(depth, "node", key))
 
         def walk(pipe: Pipeline, depth: int) -> None:
             info = resolver.infos[id(pipe)]
             if id(pipe) in entry_of:
-                idx = entry_of[id(pipe)]
-                self.node_ids[idx] = unique(info.prefix + "entry")
-                self.order.append(idx)
-                self.items.append((depth, "node", idx))
+                add_node(entry_of[id(pipe)], prefix + info.prefix + "entry", depth)
             for child in info.children:
-                if isinstance(child, Pipeline):
-                    self.subgraph_ids[id(child)] = unique(resolver.qname(child))
-                    self.items.append((depth, "enter", child))
-                    walk(child, depth + 1)
-                    self.items.append((depth, "exit", child))
+                qname = prefix + resolver.qname(child)
+                if not isinstance(child, Pipeline):
+                    add_node(leaf_of[id(child)], qname, depth)
+                    continue
+                sid = self._unique(qname)
+                if id(child) in region_of:  # one node that runs its own graph
+                    i, region = region_of[id(child)]
+                    key = (g, i)
+                    self.ids[key] = sid
+                    self.order.append(key)
+                    self.items.append(_Item(depth, "region", key, child.name, sid))
+                    self._walk_graph(region.inner, child, qname + ".", depth + 1)
                 else:
-                    idx = leaf_of[id(child)]
-                    self.node_ids[idx] = unique(graph.nodes[idx].name)
-                    self.order.append(idx)
-                    self.items.append((depth, "node", idx))
+                    self.items.append(
+                        _Item(depth, "pipeline", title=child.name, mermaid_id=sid)
+                    )
+                    walk(child, depth + 1)
+                self.items.append(_Item(depth, "end"))
 
-        walk(pipeline, 0)
+        walk(root, depth)
 
-    def edges(self) -> list[tuple[int, int, str]]:
+    def edges(self) -> list[tuple[_Key, _Key, str]]:
         """Return ``(src, dst, label)`` per edge, grouped by source in draw order."""
-        graph = self.graph
-        out: list[tuple[int, int, str]] = []
-        for src in self.order:
+        out: list[tuple[_Key, _Key, str]] = []
+        for g, src in self.order:
+            graph = self.graphs[g][0]
             dsts = graph.downstream[src]
             labels = [""] * len(dsts)
             if len(dsts) > 1:
@@ -263,21 +340,26 @@ class _Layout:
                     labels = [f"w={_number(w)}" for w in resolved]
                 else:
                     labels = [router.label(weights)] * len(dsts)
-            out.extend((src, d, lab) for d, lab in zip(dsts, labels, strict=True))
+            out.extend(
+                ((g, src), (g, d), lab) for d, lab in zip(dsts, labels, strict=True)
+            )
         return out
 
 
-def _mermaid_node(layout: _Layout, idx: int) -> str:
-    """Return the Mermaid declaration of node *idx* (id, shape and label)."""
-    node = layout.graph.nodes[idx]
-    nid = layout.node_ids[idx]
+def _mermaid_node(layout: _Layout, key: _Key) -> str:
+    """Return the Mermaid declaration of node *key* (id, shape and label)."""
+    node = layout.node(key)
+    nid = layout.ids[key]
     if node.internal:
         return f'{nid}(("{_escape(_router_of(node).kind)}"))'
     stage = node.stage
     name = _escape(stage.name)
     if isinstance(stage, Producer):
         return f'{nid}(["{name}<br/>producer"])'
-    label = f"{name}<br/>{_escape(_executor_of(node))}"
+    # Inside a fused region every stage runs in the region's worker.
+    label = name
+    if not layout.in_region(key):
+        label += "<br/>" + _escape(_executor_of(node))
     if isinstance(stage, Accumulator):
         return f'{nid}[["{label}"]]'
     return f'{nid}["{label}"]'

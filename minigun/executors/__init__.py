@@ -3,6 +3,7 @@
 All executors are re-exported from `minigun`.
 """
 
+from ._asyncio import AsyncExecutor as AsyncExecutor
 from ._base import Executor as Executor
 from ._inline import InlineExecutor as InlineExecutor
 from ._processes import ProcessExecutor as ProcessExecutor
@@ -11,6 +12,7 @@ from ._processes import SpawnThreadExecutor as SpawnThreadExecutor
 from ._threads import ThreadExecutor as ThreadExecutor
 
 __all__ = (
+    "AsyncExecutor",
     "Executor",
     "InlineExecutor",
     "ProcessExecutor",

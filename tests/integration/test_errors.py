@@ -401,6 +401,9 @@ _CTRL_C_SCRIPT = textwrap.dedent(
 
     pipe = mg.Pipeline("ctrl-c")
     pipe.add(mg.Producer("src", source))
+    # A relay on its own thread keeps the sink unfused, so items wait in its
+    # queue and a drain has work to do.
+    pipe.add(mg.Processor("relay", lambda x: x, threads=1))
     pipe.add(mg.Consumer("sink", sink, queue_size=10, **{opts}))
     try:
         report = pipe.run(timeout=60)

@@ -107,7 +107,9 @@ def test_statistics_while_running(
     handle = pipe.start()
     handle.close()
     try:
-        produced = _until(lambda: handle.statistics().total_produced == 5)
+        # How far the producer runs ahead of the held stage depends on the
+        # micro-batch size; it has produced at least the item being held.
+        produced = _until(lambda: handle.statistics().total_produced >= 1)
         live = handle.statistics()
         assert produced
         assert handle.running
