@@ -43,6 +43,7 @@ from ..errors import (
     _short_repr,
 )
 from ._base import Executor, RemoteResult
+from ._serve import serve
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -441,65 +442,23 @@ def _child_main(  # pragma: no cover - runs in forked children
             send(("fatal", _portable_error(exc)))
         return 1
 
-    stage = r.stage
     for hook in r.after_fork:
         try:
             call_hook(hook, stage=r.name, pipeline=r.rt.pipeline)
         except Exception as exc:
             return fatal(HookError("after_fork", hook.describe(), exc, r.name))
-    try:
-        stage.setup()
-    except Exception as exc:
-        return fatal(StageError(r.name, None, exc))
-    kernel = stage.kernel([], [])
-    out = kernel.out
-    tos = kernel.tos
-    run = kernel.run
-    policy = r.policy
-    perf = time.perf_counter
-    send(("ready", os.getpid()))
-    while True:
-        try:
-            data = conn_in.recv_bytes()
-        except (EOFError, OSError):
-            break
-        units = pickle.loads(data)  # noqa: S301 - our parent's bytes
-        if units is None:
-            break
-        c = Counters()
-        failures: list[tuple[Any, BaseException]] = []
-        for unit in units:
-            t0 = perf()
-            error = run_with_retries(run, unit, policy, c, time.sleep)
-            dt = perf() - t0
-            c.busy_time += dt
-            c.sample(dt)
-            if error is not None:
-                failures.append((unit, _portable_error(error)))
-        msg = (
-            "result",
-            out[:],
-            tos[:],
-            failures,
-            (c.items_failed, c.items_retried, c.busy_time, c.samples),
-            getattr(kernel, "inner_stats", None),
-        )
-        out.clear()
-        tos.clear()
-        try:
-            data = pickle.dumps(msg, _PROTOCOL)
-        except Exception:
-            return fatal(_culprit(r.name, "result", [*msg[1], *msg[2]]))
+
+    def recv() -> bytes:
+        return conn_in.recv_bytes()
+
+    def send_msg(msg: tuple[Any, ...]) -> None:
+        data = pickle.dumps(msg, _PROTOCOL)
         with send_lock:
             conn_out.send_bytes(data)
-    try:
-        stage.teardown()
-    except Exception as exc:
-        return fatal(StageError(r.name, None, exc))
+
+    code = serve(r.name, r.stage, r.policy, recv, send_msg, os.getpid())
     logger.complete()
-    with contextlib.suppress(OSError):
-        send(("bye",))
-    return 0
+    return code
 
 
 @final
