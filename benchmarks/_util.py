@@ -40,6 +40,36 @@ def check_stats(report: Any, expect: dict[str, dict[str, int]]) -> None:
         raise VerificationError("; ".join(problems))
 
 
+def check_executors(report: Any, expect: dict[str, tuple[str, int]]) -> None:
+    """Check that stages ran where asked: {stage: ("thread"|"process", workers)}.
+
+    A silently ignored ``threads=``/``processes=`` option would make a run
+    measure something else; that fails verification.
+    """
+    problems = []
+    for stage, (kind, workers) in expect.items():
+        st = report.stages[stage]
+        desc = st.executor
+        if not desc.startswith(kind) or st.workers != workers:
+            problems.append(
+                f"stage {stage!r} ran on {desc!r} with {st.workers} worker(s), "
+                f"expected {kind}s({workers})"
+            )
+    if problems:
+        raise VerificationError("; ".join(problems))
+
+
+def tree_digest(path: Path) -> str:
+    """Short sha256 over the .py files under *path* (names and contents)."""
+    import hashlib  # noqa: PLC0415
+
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*.py")):
+        h.update(str(f.relative_to(path)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def rss_bytes() -> int:
     """Resident set size of this process (from /proc/self/statm)."""
     with open("/proc/self/statm", "rb") as f:  # noqa: PTH123 - hot, tiny

@@ -14,7 +14,9 @@ import os
 import resource
 import sys
 import threading
+import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 from benchmarks import WORKLOADS
@@ -30,11 +32,41 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
+def _children() -> list[int]:
+    me = os.getpid()
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...; comm may contain spaces.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == me and fields[0] != "Z":
+            out.append(int(entry.name))
+    return out
+
+
+def _children_after_grace(grace: float = 1.0) -> list[int]:
+    """Child processes still alive *grace* seconds after the run returned."""
+    deadline = time.monotonic() + grace
+    while (kids := _children()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return kids
+
+
 def run(workload: str, impl: str, n: int) -> tuple[dict[str, Any], int]:
     """Run *impl* of *workload* on *n* items; return the record and the exit code."""
     module = importlib.import_module(WORKLOADS[workload])
     fn = module.IMPLS[impl]
-    rec: dict[str, Any] = {"workload": workload, "impl": impl, "n": n, "pid": os.getpid()}
+    rec: dict[str, Any] = {
+        "workload": workload,
+        "impl": impl,
+        "n": n,
+        "pid": os.getpid(),
+    }
     try:
         extra: dict[str, Any] = {}
         prepare = getattr(module, "prepare", None)
@@ -55,6 +87,9 @@ def run(workload: str, impl: str, n: int) -> tuple[dict[str, Any], int]:
     leftover = [t.name for t in threading.enumerate() if t is not main_thread]
     if leftover:
         rec["leftover_threads"] = leftover
+    children = _children_after_grace()
+    if children:
+        rec["leftover_children"] = children
     rec.update(
         ok=ok,
         seconds=seconds,
@@ -84,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     code = main()
     # Leave at once: a peer's lingering non-daemon thread must not hold the
-    # process (and the driver) after the result is printed.
+    # process after the result is printed. Lingering children were reported in
+    # the record; the driver kills this run's process group afterwards.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -46,8 +46,10 @@ from .errors import WouldBlock as WouldBlock
 from .executors import AsyncExecutor as AsyncExecutor
 from .executors import Executor as Executor
 from .executors import InlineExecutor as InlineExecutor
+from .executors import InterpreterExecutor as InterpreterExecutor
 from .executors import ProcessExecutor as ProcessExecutor
 from .executors import SpawnForkExecutor as SpawnForkExecutor
+from .executors import SpawnInterpreterExecutor as SpawnInterpreterExecutor
 from .executors import SpawnThreadExecutor as SpawnThreadExecutor
 from .executors import ThreadExecutor as ThreadExecutor
 
@@ -71,6 +73,7 @@ __all__ = (
     "HookChain",
     "HookError",
     "InlineExecutor",
+    "InterpreterExecutor",
     "KeyRouter",
     "MinigunError",
     "NotPicklableError",
@@ -86,6 +89,7 @@ __all__ = (
     "RunHandle",
     "RunReport",
     "SpawnForkExecutor",
+    "SpawnInterpreterExecutor",
     "SpawnThreadExecutor",
     "Stage",
     "StageError",

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._region import FusedRegion, region_problems
-from ._stage import Accumulator, Processor, Producer, Stage
+from ._stage import Accumulator, Processor, Producer, Stage, resolve_executor
 from .errors import AmbiguousRouteError, DefinitionError, RoutingError
 
 if TYPE_CHECKING:
@@ -104,6 +104,8 @@ class Resolver:
         self.qnames: dict[int, str] = {}
         self.parent_of: dict[int, Pipeline] = {}
         self.order: list[_PipeInfo] = []
+        #: Ambiguity problems found while resolving, by message.
+        self.ambiguities: dict[str, AmbiguousRouteError] = {}
 
         def walk(
             p: Pipeline, prefix: str, parent: _PipeInfo | None, depth: int
@@ -210,6 +212,7 @@ class Resolver:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             return None, f"{where}: unknown stage {ref!r}{hint}"
         err = AmbiguousRouteError(ref, [self.qname(f) for f in found], where)
+        self.ambiguities[str(err)] = err
         return None, str(err)
 
 
@@ -233,6 +236,8 @@ class Graph:
     resolver: Resolver = attrs.field(eq=False, repr=False)
     targets: dict[int, tuple[int, ...]] = attrs.field(eq=False, repr=False)
     """Node ids an item sent to a pipeline (by ``id()``) goes to."""
+    regions: dict[int, str] = attrs.field(factory=dict, eq=False, repr=False)
+    """The fused region (qualified name) each object inside one lies in."""
 
     @property
     def stages(self) -> tuple[Stage[Any, Any], ...]:
@@ -301,6 +306,13 @@ class Graph:
             return options[0]
         if not options:
             name = ref if isinstance(ref, str) else ref.name
+            inside = [self.regions[id(o)] for o in found if id(o) in self.regions]
+            if inside:
+                msg = (
+                    f"{where} routed to {name!r}, which is inside fused region "
+                    f"{inside[0]!r}; route to the region itself"
+                )
+                raise RoutingError(msg)
             names = self.resolver.all_names()
             close = difflib.get_close_matches(name, names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -408,20 +420,24 @@ def build_graph(root: Pipeline) -> tuple[Graph | None, list[str]]:
             problems.append(problem)
         return obj
 
+    # reroute() may name a stage at any depth; an outer pipeline's reroute
+    # wins over an inner one (the outer pipeline is the variant).
+    reroutes: dict[int, tuple[tuple[Any, ...], Pipeline]] = {}
+    for info in reversed(res.order):
+        for ref, new_to in info.pipe._reroutes.items():  # noqa: SLF001
+            obj, _ = res.resolve(ref, info.pipe, "reroute()")
+            if obj is not None:
+                reroutes[id(obj)] = (new_to, info.pipe)
+
     for info in res.order:
         p = info.pipe
-        reroutes = {}
-        for ref, new_to in p._reroutes.items():  # noqa: SLF001
-            obj, _ = res.resolve(ref, p, "reroute()")
-            if obj is not None:
-                reroutes[id(obj)] = new_to
         for child in info.children:
             opts = child.options
             where = f"stage {res.qname(child)!r}"
             to = opts.to
             scope = p
             if id(child) in reroutes:
-                to = reroutes[id(child)]
+                to, scope = reroutes[id(child)]
             if to is not None:
                 explicit_out.add(id(child))
                 for ref in to:
@@ -430,16 +446,16 @@ def build_graph(root: Pipeline) -> tuple[Graph | None, list[str]]:
                         add(child, dst, None, explicit=True)
             if opts.from_ is not None:
                 for ref in opts.from_:
-                    src = resolve(ref, scope, f"{where} from_=")
+                    src = resolve(ref, p, f"{where} from_=")
                     if src is not None and id(src) not in rerouted:
                         add(src, child, None, explicit=True)
             if opts.dead_letter is not None:
-                resolve(opts.dead_letter, scope, f"{where} dead_letter=")
+                resolve(opts.dead_letter, p, f"{where} dead_letter=")
         for src_ref, dst_ref, weight in p._connections:  # noqa: SLF001
             a = resolve(src_ref, p, "connect()")
             b = resolve(dst_ref, p, "connect()")
             if a is not None and b is not None:
-                if id(a) in rerouted and id(a) in reroutes:
+                if id(a) in reroutes:
                     continue
                 add(a, b, weight, explicit=True)
 
@@ -466,6 +482,7 @@ def build_graph(root: Pipeline) -> tuple[Graph | None, list[str]]:
     #    fused region: one leaf that runs its whole sub-graph per worker.
     nodes: list[Node] = []
     leaf_index: dict[int, int] = {}
+    targets_memo: dict[int, tuple[int, ...]] = {}
     fused: set[int] = set()
     inside_fused: dict[int, Pipeline] = {}
 
@@ -482,6 +499,7 @@ def build_graph(root: Pipeline) -> tuple[Graph | None, list[str]]:
                     continue
                 problems.extend(region_problems(child, inner))
                 leaf_index[id(child)] = len(nodes)
+                targets_memo[id(child)] = (len(nodes),)
                 region = FusedRegion(child, inner)
                 nodes.append(Node(region, res.qname(child), (*scope, child)))
             elif isinstance(child, Pipeline):
@@ -528,8 +546,6 @@ def build_graph(root: Pipeline) -> tuple[Graph | None, list[str]]:
             else:
                 out.append(leaf_index[id(child)])
         return out
-
-    targets_memo: dict[int, tuple[int, ...]] = {}
 
     def targets(obj: Any) -> tuple[int, ...]:
         if not isinstance(obj, Pipeline) or id(obj) in fused:
@@ -603,7 +619,11 @@ def build_graph(root: Pipeline) -> tuple[Graph | None, list[str]]:
     if cycle is not None:
         problems.append("cycle: " + " -> ".join(_display(nodes, k) for k in cycle))
     if problems:
-        return None, list(dict.fromkeys(problems))
+        unique = list(dict.fromkeys(problems))
+        if len(unique) == 1 and unique[0] in res.ambiguities:
+            # The one problem is an ambiguous name: raise its own error type.
+            raise res.ambiguities[unique[0]]
+        return None, unique
 
     indeg = [len(u) for u in upstream]
     ready = [i for i in range(n) if indeg[i] == 0]
@@ -624,6 +644,7 @@ def build_graph(root: Pipeline) -> tuple[Graph | None, list[str]]:
         upstream=tuple(tuple(u) for u in upstream),
         resolver=res,
         targets=dict(targets_memo),
+        regions={k: res.qname(v) for k, v in inside_fused.items()},
     ), problems
 
 
@@ -658,16 +679,19 @@ def _executor_problems(nodes: list[Node], upstream: list[list[int]]) -> list[str
         s = node.stage
         opts = s.options
         qname = node.name
-        if opts.interpreters is not None:
-            problems.append(
-                f"stage {qname!r}: interpreters= is not available in this "
-                "version of minigun yet; use processes= or threads="
-            )
-        ex = opts.executor
+        ex = resolve_executor(opts)
         if ex is not None:
-            why = ex.available()
+            why = ex.available() or ex.check_stage(s)
             if why:
-                problems.append(f"stage {qname!r}: {why}")
+                shortcut = next(
+                    (
+                        f"{o}={getattr(opts, o)}: "
+                        for o in ("threads", "processes", "interpreters")
+                        if opts.executor is None and getattr(opts, o) is not None
+                    ),
+                    "",
+                )
+                problems.append(f"stage {qname!r}: {shortcut}{why}")
         if getattr(ex, "spawn", False):
             ups = [nodes[j].stage for j in upstream[idx]]
             if not ups or not all(isinstance(u, Accumulator) for u in ups):
@@ -688,6 +712,20 @@ def _executor_problems(nodes: list[Node], upstream: list[list[int]]) -> list[str
                 f"producer {qname!r} runs in its own thread; executor options "
                 "do not apply to producers"
             )
+    kinds = {
+        n.name: ex.kind
+        for n in nodes
+        if (ex := resolve_executor(n.stage.options)) is not None
+    }
+    interp = sorted(k for k, v in kinds.items() if v.endswith("interpreters"))
+    forks = sorted(k for k, v in kinds.items() if v in ("processes", "spawn_fork"))
+    if interp and forks:
+        problems.append(
+            f"stages {interp!r} run in subinterpreters and stages {forks!r} in "
+            "forked processes; forking while a subinterpreter exists crashes the "
+            "child, so one run cannot mix them: use threads= or interpreters= "
+            "for the forked stages"
+        )
     return problems
 
 

@@ -78,6 +78,7 @@ class FusedRegion(Processor[Any, Any]):  # type: ignore[override]
             interpreters=opts.interpreters,
             ordered=opts.ordered,
             item_timeout=opts.item_timeout,
+            dead_letter=opts.dead_letter,
             before_fork=opts.before_fork,
             after_fork=opts.after_fork,
         )
@@ -251,7 +252,10 @@ class RegionKernel(Kernel):
             return
         ds = self._downstream[i]
         if not ds:
-            self.out.extend(outs)
+            # As for nested pipelines without an executor: a stage with
+            # to=() is not an exit of the region.
+            if self._graph.nodes[i].stage.options.to != ():
+                self.out.extend(outs)
         elif len(ds) == 1:
             pending.setdefault(ds[0], []).extend(outs)
         else:

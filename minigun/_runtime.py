@@ -41,7 +41,7 @@ from ._region import FusedRegion
 from ._report import RunReport, StageStatistics
 from ._router import BroadcastRouter, RoundRobinRouter
 from ._signals import Failed, To
-from ._stage import Accumulator, Kernel, Producer, Stage, _Unset
+from ._stage import Accumulator, Kernel, Producer, Stage, _Unset, resolve_executor
 from ._stats import Counters, percentile
 from .errors import (
     EndOfStream,
@@ -53,7 +53,7 @@ from .errors import (
     WouldBlock,
     _short_repr,
 )
-from .executors import Executor, InlineExecutor, ProcessExecutor, ThreadExecutor
+from .executors import Executor, InlineExecutor
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -407,6 +407,10 @@ class StageRunner:
 
     def fail_item(self, item: Any, error: BaseException) -> None:
         """Apply on_error hooks and the error policy to a failed item."""
+        if self.region:
+            # A region's unit wraps the item that entered it ([item]); the
+            # final flush has no item.
+            item = item[0] if isinstance(item, list) and len(item) == 1 else None
         for hook in self.on_error_hooks:
             if hook.matches(error):
                 try:
@@ -527,19 +531,13 @@ def _fn_name(fn: Any) -> str:
 
 
 def _resolve_executor(stage: Stage[Any, Any]) -> Executor:
-    opts = stage.options
-    if opts.executor is not None:
-        if not isinstance(opts.executor, Executor):  # pragma: no cover - validated
-            msg = f"stage {stage.name!r}: executor must be a minigun Executor"
-            raise MinigunError(msg)
-        return opts.executor
-    if opts.threads is not None:
-        return ThreadExecutor(opts.threads)
-    if opts.processes is not None:
-        return ProcessExecutor(opts.processes)
-    if isinstance(stage, Producer):
+    ex = resolve_executor(stage.options)
+    if ex is None:
         return InlineExecutor()
-    return InlineExecutor()
+    if not isinstance(ex, Executor):  # pragma: no cover - user subclass of the model
+        msg = f"stage {stage.name!r}: executor must be a minigun Executor"
+        raise MinigunError(msg)
+    return ex
 
 
 def _stage_hooks(

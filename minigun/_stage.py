@@ -80,6 +80,28 @@ class ExecutorLike:
         """Return why this executor cannot run here, or ``None`` if it can."""
         return None
 
+    def check_stage(self, stage: Stage[Any, Any]) -> str | None:
+        """Return why *stage* cannot run on this executor, or ``None``."""
+        del stage
+        return None
+
+
+#: Executor factories behind the ``threads=``, ``processes=`` and
+#: ``interpreters=`` shortcuts; the executors package registers them.
+SHORTCUTS: dict[str, Callable[[int], ExecutorLike]] = {}
+
+
+def resolve_executor(options: StageOptions) -> ExecutorLike | None:
+    """Return the executor *options* ask for (``None``: the default, inline)."""
+    if options.executor is not None:
+        return options.executor
+    for name in ("threads", "processes", "interpreters"):
+        n = getattr(options, name)
+        if n is not None:
+            factory = SHORTCUTS.get(name)
+            return None if factory is None else factory(n)
+    return None
+
 
 def _to_targets(value: Any, option: str) -> tuple[str | Stage[Any, Any], ...] | None:
     if value is None:

@@ -18,7 +18,7 @@ import queue
 import threading
 from typing import Any
 
-from benchmarks._util import check_stats, clock
+from benchmarks._util import check_executors, check_stats, clock
 
 TITLE = "W1 overhead (gen -> x*2 -> sum, default executors)"
 MAIN = "minigun"
@@ -37,6 +37,11 @@ def _double(x):
 
 def _gen(n):
     yield from range(n)
+
+
+def _unused_hook(error):
+    msg = f"the unused on_error hook was called: {error!r}"
+    raise AssertionError(msg)
 
 
 # -- hand-written -------------------------------------------------------------
@@ -132,7 +137,7 @@ def _minigun(n, *, middle: dict[str, Any] | None = None, hook=False, live=False)
     pipe.add(mg.Processor("double", _double, **(middle or {})))
     pipe.add(mg.Consumer("sum", add))
     if hook:
-        pipe.hooks.append("on_error", lambda error: None)
+        pipe.hooks.append("on_error", _unused_hook)
     polls = 0
     if live:
         handle = pipe.start()
@@ -161,6 +166,8 @@ def _minigun(n, *, middle: dict[str, Any] | None = None, hook=False, live=False)
             "sum": {"items_in": n},
         },
     )
+    if middle and "threads" in middle:
+        check_executors(report, {"double": ("thread", middle["threads"])})
     extra: dict[str, Any] = {"executors": [s.executor for s in report.stages.values()]}
     if live:
         extra["statistics_polls"] = polls

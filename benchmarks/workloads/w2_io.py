@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from benchmarks._util import check_stats, clock
+from benchmarks._util import check_executors, check_stats, clock
 
 TITLE = "W2 IO-bound (sleep 1 ms per item, 16 threads)"
 MAIN = "minigun"
@@ -127,7 +127,12 @@ def minigun(n):
     report = pipe.run(timeout=600)
     seconds = clock() - t0
     check_stats(report, {"io": {"items_in": n, "items_out": n}, "sum": {"items_in": n}})
-    return seconds, acc.result(), {"executors": [s.executor for s in report.stages.values()]}
+    check_executors(report, {"io": ("thread", WORKERS)})
+    return (
+        seconds,
+        acc.result(),
+        {"executors": [s.executor for s in report.stages.values()]},
+    )
 
 
 def _pyper(n):

@@ -12,7 +12,7 @@ import multiprocessing as mp
 import threading
 from typing import Any
 
-from benchmarks._util import check_stats, clock
+from benchmarks._util import check_executors, check_stats, clock
 
 TITLE = "W3 CPU-bound (~0.7 ms pure Python per item, 2 processes)"
 MAIN = "minigun"
@@ -82,7 +82,9 @@ def mp_queue_2procs(n):
     t0 = clock()
     q_in = _CTX.Queue(QSIZE)
     q_out = _CTX.Queue(QSIZE)
-    procs = [_CTX.Process(target=_mp_worker, args=(q_in, q_out)) for _ in range(WORKERS)]
+    procs = [
+        _CTX.Process(target=_mp_worker, args=(q_in, q_out)) for _ in range(WORKERS)
+    ]
     for p in procs:
         p.start()
 
@@ -133,7 +135,10 @@ def minigun(n):
     pipe.add(mg.Consumer("sum", add))
     report = pipe.run(timeout=600)
     seconds = clock() - t0
-    check_stats(report, {"work": {"items_in": n, "items_out": n}, "sum": {"items_in": n}})
+    check_stats(
+        report, {"work": {"items_in": n, "items_out": n}, "sum": {"items_in": n}}
+    )
+    check_executors(report, {"work": ("process", WORKERS)})
     return seconds, total, {"executors": [s.executor for s in report.stages.values()]}
 
 

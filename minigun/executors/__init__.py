@@ -6,6 +6,8 @@ All executors are re-exported from `minigun`.
 from ._asyncio import AsyncExecutor as AsyncExecutor
 from ._base import Executor as Executor
 from ._inline import InlineExecutor as InlineExecutor
+from ._interpreters import InterpreterExecutor as InterpreterExecutor
+from ._interpreters import SpawnInterpreterExecutor as SpawnInterpreterExecutor
 from ._processes import ProcessExecutor as ProcessExecutor
 from ._processes import SpawnForkExecutor as SpawnForkExecutor
 from ._processes import SpawnThreadExecutor as SpawnThreadExecutor
@@ -15,8 +17,18 @@ __all__ = (
     "AsyncExecutor",
     "Executor",
     "InlineExecutor",
+    "InterpreterExecutor",
     "ProcessExecutor",
     "SpawnForkExecutor",
+    "SpawnInterpreterExecutor",
     "SpawnThreadExecutor",
     "ThreadExecutor",
+)
+
+from .._stage import SHORTCUTS as _SHORTCUTS
+
+_SHORTCUTS.update(
+    threads=ThreadExecutor,
+    processes=ProcessExecutor,
+    interpreters=InterpreterExecutor,
 )
