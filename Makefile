@@ -2,7 +2,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv lint test demo bench format clean
+# A CPython 3.13+ for the subinterpreter tests: python3.13 on PATH, or the
+# newest pyenv install; empty when the machine has none (the tests then skip).
+PY313 ?= $(shell sh tools/find-python313)
+VENV313 := .venv313
+
+.PHONY: venv lint test test-interpreters demo bench format clean
 
 venv: $(VENV)/.stamp
 
@@ -10,7 +15,7 @@ venv: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
 lint: venv
@@ -20,9 +25,26 @@ lint: venv
 
 test: venv lint
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory test-interpreters
+
+# The subinterpreter executors need CPython 3.13+: run their tests in a second
+# virtualenv when such a Python exists, and say so plainly when it does not.
+test-interpreters:
+	@if [ -z "$(PY313)" ]; then \
+		echo "SKIPPED tests/interpreters: no CPython 3.13+ found (python3.13 not on PATH, none under ~/.pyenv/versions)"; \
+	else \
+		$(MAKE) --no-print-directory $(VENV313)/.stamp PY313="$(PY313)" && \
+		$(VENV313)/bin/python -m pytest -q tests/interpreters; \
+	fi
+
+$(VENV313)/.stamp: pyproject.toml
+	$(PY313) -m venv $(VENV313)
+	$(VENV313)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV313)/bin/python -m pip install --quiet -e . pytest pytest-timeout hypothesis
+	touch $@
 
 demo: venv
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/minigun demo
 
 bench: venv
 	$(BIN)/python -m benchmarks
@@ -32,5 +54,5 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV313) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

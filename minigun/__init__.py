@@ -30,6 +30,25 @@ from ._stage import Processor as Processor
 from ._stage import Producer as Producer
 from ._stage import Stage as Stage
 from ._version import __version__ as __version__
+from .dsl import Task as Task
+from .dsl import accumulator as accumulator
+from .dsl import after as after
+from .dsl import after_fork as after_fork
+from .dsl import after_run as after_run
+from .dsl import after_stage as after_stage
+from .dsl import before as before
+from .dsl import before_fork as before_fork
+from .dsl import before_run as before_run
+from .dsl import before_stage as before_stage
+from .dsl import connect as connect
+from .dsl import consumer as consumer
+from .dsl import on_error as on_error
+from .dsl import parallel as parallel
+from .dsl import pipeline as pipeline
+from .dsl import processor as processor
+from .dsl import producer as producer
+from .dsl import reroute as reroute
+from .dsl import stage as stage
 from .errors import AmbiguousRouteError as AmbiguousRouteError
 from .errors import ConfigError as ConfigError
 from .errors import DefinitionError as DefinitionError
@@ -94,11 +113,30 @@ __all__ = (
     "Stage",
     "StageError",
     "StageStatistics",
+    "Task",
     "ThreadExecutor",
     "To",
     "WeightedRouter",
     "WorkerCrashedError",
     "WouldBlock",
     "__version__",
+    "accumulator",
+    "after",
+    "after_fork",
+    "after_run",
+    "after_stage",
+    "before",
+    "before_fork",
+    "before_run",
+    "before_stage",
+    "connect",
+    "consumer",
     "enable_logging",
+    "on_error",
+    "parallel",
+    "pipeline",
+    "processor",
+    "producer",
+    "reroute",
+    "stage",
 )

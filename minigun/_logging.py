@@ -23,6 +23,10 @@ def enable_logging(level: str | int = "INFO", sink: Any = None) -> int:
         >>> logger.remove(handler)
     """
     logger.enable("minigun")
-    return logger.add(
-        sys.stderr if sink is None else sink, level=level, filter="minigun"
-    )
+    if sink is None:
+        # Look sys.stderr up at each write, so a live display (rich) that
+        # redirects it keeps log lines above the view instead of over it.
+        def sink(message: Any) -> None:
+            sys.stderr.write(message)
+
+    return logger.add(sink, level=level, filter="minigun")

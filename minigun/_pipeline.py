@@ -106,6 +106,24 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
         self._reroutes = {}
         self._parent = None
 
+    def configure(self, **overrides: Any) -> Pipeline:
+        """Override settings of this pipeline (validated); return the pipeline.
+
+        Later calls win over earlier ones and over the keyword settings given
+        to the constructor; stage options still win over both.
+
+        Raises:
+            ConfigError: an unknown key or a bad value, one line per problem.
+        """
+        unknown = sorted(k for k in overrides if k not in _CONFIG_KEYS)
+        if unknown:
+            msg = [f"{k}: unknown setting" for k in unknown]
+            raise ConfigError(msg)
+        merged = {**self._overrides, **overrides}
+        (self._config or Config()).evolve(**merged)
+        self._overrides = merged
+        return self
+
     @property
     def config(self) -> Config:
         """The settings of this pipeline (a nested one: as inherited when run)."""

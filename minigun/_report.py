@@ -63,6 +63,10 @@ class StageStatistics:
     """Producers: items they will emit, when known (``total=`` or ``len()``)."""
     items_routed: int = 0
     """Items emitted with `To` (included in ``items_out``)."""
+    terminal: bool = False
+    """The stage has no downstream stage (its outputs leave the pipeline)."""
+    downstream: tuple[str, ...] = ()
+    """Qualified names of the stages it sends to (static edges)."""
     workers: int = 1
     """Workers that ran the stage."""
     utilisation: float = 0.0

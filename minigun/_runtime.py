@@ -1351,6 +1351,8 @@ class Runtime:
                 queue_size=r.queue_size if q is not None else None,
                 total=r.total,
                 items_routed=c.items_routed,
+                terminal=not r.downstream and not r.is_producer,
+                downstream=tuple(_edge_name(d) for d in r.downstream),
                 workers=workers,
                 utilisation=util,
             )

@@ -318,33 +318,21 @@ def parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def apply_settings(pipe: Pipeline, settings: dict[str, Any]) -> Pipeline:
-    """Return a pipeline that runs *pipe* with *settings* as its configuration.
+    """Apply *settings* (``--set``) to *pipe* with `Pipeline.configure`; return it.
 
-    The pipeline's own settings are the base; *settings* override them. Stage
-    options still win over both, as always. *pipe* is run nested in a new
-    root pipeline of the same name (so its stages are reported as
-    ``name.stage``).
+    They win over the pipeline's own settings; stage options still win over
+    both, as always.
 
     Raises:
-        UsageError: a value is invalid.
+        UsageError: a key or a value is invalid.
     """
     if not settings:
         return pipe
     try:
-        config = Config.from_dict({**pipe.config.to_dict(), **settings})
+        return pipe.configure(**settings)
     except ConfigError as exc:
         msg = "--set: " + "; ".join(exc.problems)
         raise UsageError(msg) from None
-    outer = Pipeline(pipe.name, config=config)
-    outer.add(pipe)
-    effective = pipe.effective_config(config)
-    for key in settings:
-        if getattr(effective, key) != getattr(config, key):
-            _err(
-                f"minigun: warning: --set {key} is overridden by pipeline "
-                f"{pipe.name!r}'s own setting ({key}={getattr(effective, key)!r})"
-            )
-    return outer
 
 
 # --------------------------------------------------------------------------

@@ -713,7 +713,7 @@ class _Bars:
         terminals = (
             list(self._terminals)
             if self._terminals is not None
-            else _terminal_stages(self._handle, report)
+            else _terminal_stages(report)
         )
         names = [s.name for s in producers] + terminals
         width = max((len(n) for n in names), default=0)
@@ -756,34 +756,9 @@ class _Bars:
             self._progress.stop()
 
 
-def _terminal_stages(handle: RunHandle | None, report: RunReport) -> list[str]:
-    """Return the names of the stages that end the flow (no downstream edges).
-
-    Uses a ``terminal`` flag on `StageStatistics` when the runtime provides
-    one, then the run's graph, and lastly guesses: the last non-producer
-    stage of the report.
-
-    Args:
-        handle: the run, when there is one.
-        report: a snapshot of it.
-
-    Returns:
-        Qualified stage names, in topological order.
-    """
-    flags = [getattr(s, "terminal", None) for s in report.stages.values()]
-    if flags and all(isinstance(f, bool) for f in flags):
-        return [n for n, f in zip(report.stages, flags, strict=True) if f]
-    with contextlib.suppress(AttributeError, TypeError):
-        runners = handle._rt.runners  # type: ignore[union-attr]  # noqa: SLF001
-        ends = {
-            r.name
-            for r in runners
-            if not r.internal and not r.is_producer and not r.downstream
-        }
-        if ends:
-            return [n for n in report.stages if n in ends]
-    rest = [s.name for s in report.stages.values() if s.kind != "producer"]
-    return rest[-1:]
+def _terminal_stages(report: RunReport) -> list[str]:
+    """Return the names of the stages that end the flow (no downstream edges)."""
+    return [name for name, s in report.stages.items() if s.terminal]
 
 
 class _KeyReader:

@@ -28,11 +28,15 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
-from ._pipeline import Pipeline
-from ._region import FusedRegion
-from ._router import BroadcastRouter, RoundRobinRouter, Router, WeightedRouter
+from ._pipeline import Pipeline as _Pipeline
+from ._region import FusedRegion as _FusedRegion
+from ._router import BroadcastRouter as _BroadcastRouter
+from ._router import RoundRobinRouter as _RoundRobinRouter
+from ._router import Router as _Router
+from ._router import WeightedRouter as _WeightedRouter
 from ._runtime import _resolve_executor
-from ._stage import Accumulator, Producer
+from ._stage import Accumulator as _Accumulator
+from ._stage import Producer as _Producer
 
 if TYPE_CHECKING:
     from ._graph import Graph, Node
@@ -82,7 +86,7 @@ _ESCAPES = (
 )
 
 
-def to_mermaid(pipeline: Pipeline) -> str:
+def to_mermaid(pipeline: _Pipeline) -> str:
     """Return a Mermaid ``flowchart LR`` of *pipeline*.
 
     Every leaf stage is a node whose id is its qualified name made safe for
@@ -100,7 +104,7 @@ def to_mermaid(pipeline: Pipeline) -> str:
     Edges follow the nodes. When the source has several downstreams, an edge
     is labelled with the source's router kind (``-- round_robin -->``,
     ``-- key -->``; broadcast, the default, stays unlabelled), and with a
-    `WeightedRouter` each edge carries its effective weight
+    `_WeightedRouter` each edge carries its effective weight
     (``-- "w=3" -->``), whether it came from the router's name map or from
     ``connect(weight=)``.
 
@@ -151,7 +155,7 @@ def to_mermaid(pipeline: Pipeline) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_text(pipeline: Pipeline) -> str:
+def to_text(pipeline: _Pipeline) -> str:
     """Return *pipeline* as an indented plain-text tree followed by its edges.
 
     Each line of the tree is ``name (kind, executor)``: pipelines read
@@ -199,7 +203,7 @@ def to_text(pipeline: Pipeline) -> str:
             stage = node.stage
             if node.internal:
                 lines.append(f"{pad}<entry> (entry, {_router_of(node).kind})")
-            elif isinstance(stage, Producer) or layout.in_region(item.key):
+            elif isinstance(stage, _Producer) or layout.in_region(item.key):
                 lines.append(f"{pad}{stage.name} ({stage.kind})")
             else:
                 lines.append(f"{pad}{stage.name} ({stage.kind}, {_executor_of(node)})")
@@ -237,7 +241,7 @@ class _Layout:
     definition order.
     """
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: _Pipeline) -> None:
         #: Each graph with the qualified-name prefix of its stages; 0 is the root.
         self.graphs: list[tuple[Graph, str]] = []
         self.items: list[_Item] = []
@@ -274,7 +278,7 @@ class _Layout:
         return candidate
 
     def _walk_graph(
-        self, graph: Graph, root: Pipeline, prefix: str, depth: int
+        self, graph: Graph, root: _Pipeline, prefix: str, depth: int
     ) -> None:
         g = len(self.graphs)
         self.graphs.append((graph, prefix))
@@ -283,11 +287,11 @@ class _Layout:
         resolver = graph.resolver
         leaf_of: dict[int, int] = {}
         entry_of: dict[int, int] = {}
-        region_of: dict[int, tuple[int, FusedRegion]] = {}
+        region_of: dict[int, tuple[int, _FusedRegion]] = {}
         for i, n in enumerate(graph.nodes):
             if n.internal:
                 entry_of[id(n.scope[-1])] = i
-            elif isinstance(n.stage, FusedRegion):
+            elif isinstance(n.stage, _FusedRegion):
                 region_of[id(n.stage.pipeline)] = (i, n.stage)
             else:
                 leaf_of[id(n.stage)] = i
@@ -298,13 +302,13 @@ class _Layout:
             self.order.append(key)
             self.items.append(_Item(depth, "node", key))
 
-        def walk(pipe: Pipeline, depth: int) -> None:
+        def walk(pipe: _Pipeline, depth: int) -> None:
             info = resolver.infos[id(pipe)]
             if id(pipe) in entry_of:
                 add_node(entry_of[id(pipe)], prefix + info.prefix + "entry", depth)
             for child in info.children:
                 qname = prefix + resolver.qname(child)
-                if not isinstance(child, Pipeline):
+                if not isinstance(child, _Pipeline):
                     add_node(leaf_of[id(child)], qname, depth)
                     continue
                 sid = self._unique(qname)
@@ -334,7 +338,7 @@ class _Layout:
             if len(dsts) > 1:
                 router = _router_of(graph.nodes[src])
                 weights = [graph.weight(src, d) for d in dsts]
-                if isinstance(router, WeightedRouter):
+                if isinstance(router, _WeightedRouter):
                     names = [graph.nodes[d].name for d in dsts]
                     resolved = router.resolve(names, weights)
                     labels = [f"w={_number(w)}" for w in resolved]
@@ -354,25 +358,25 @@ def _mermaid_node(layout: _Layout, key: _Key) -> str:
         return f'{nid}(("{_escape(_router_of(node).kind)}"))'
     stage = node.stage
     name = _escape(stage.name)
-    if isinstance(stage, Producer):
+    if isinstance(stage, _Producer):
         return f'{nid}(["{name}<br/>producer"])'
     # Inside a fused region every stage runs in the region's worker.
     label = name
     if not layout.in_region(key):
         label += "<br/>" + _escape(_executor_of(node))
-    if isinstance(stage, Accumulator):
+    if isinstance(stage, _Accumulator):
         return f'{nid}[["{label}"]]'
     return f'{nid}["{label}"]'
 
 
-def _router_of(node: Node) -> Router:
+def _router_of(node: Node) -> _Router:
     """Return the router the runtime uses for *node*'s downstreams."""
     opts = node.stage.options
     if opts.router is not None:
         return opts.router
     if opts.routing == "round_robin":
-        return RoundRobinRouter()
-    return BroadcastRouter()
+        return _RoundRobinRouter()
+    return _BroadcastRouter()
 
 
 def _executor_of(node: Node) -> str:

@@ -11,7 +11,15 @@ if TYPE_CHECKING:
     from types import ModuleType
 
 PACKAGE = "minigun"
-PUBLIC_MODULES = ("minigun", "minigun.errors", "minigun.executors", "minigun.testing")
+PUBLIC_MODULES = (
+    "minigun",
+    "minigun.errors",
+    "minigun.executors",
+    "minigun.testing",
+    "minigun.dashboard",
+    "minigun.mermaid",
+    "minigun.dsl",
+)
 
 
 def _import(name: str) -> ModuleType:

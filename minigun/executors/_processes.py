@@ -155,13 +155,16 @@ class ForkWorker:
     def start(self) -> None:
         """Run before_fork hooks, fork the child, wait until it is set up."""
         r = self.runner
-        for hook in r.before_fork:
-            try:
-                call_hook(hook, stage=r.name, pipeline=r.rt.pipeline)
-            except Exception as exc:
-                event = "before_fork"
-                raise HookError(event, hook.describe(), exc, r.name) from exc
+        # before_fork hooks and the fork itself run under one lock, so no other
+        # worker forks while a hook holds a user lock (the child would start
+        # with it held and hang in after_fork).
         with _FORK_LOCK:
+            for hook in r.before_fork:
+                try:
+                    call_hook(hook, stage=r.name, pipeline=r.rt.pipeline)
+                except Exception as exc:
+                    event = "before_fork"
+                    raise HookError(event, hook.describe(), exc, r.name) from exc
             c_read, p_write = os.pipe()
             p_read, c_write = os.pipe()
             mine = {c_read, c_write}

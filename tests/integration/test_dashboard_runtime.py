@@ -180,8 +180,7 @@ def test_terminal_stages_from_a_real_run() -> None:
     handle.close()
     report = handle.wait(timeout=TIMEOUT)
 
-    assert dashboard._terminal_stages(handle, report) == ["inner.end", "side"]
-    assert dashboard._terminal_stages(None, report) == ["side"]
+    assert dashboard._terminal_stages(report) == ["inner.end", "side"]
 
 
 def test_hud_and_progress_together_shows_the_dashboard(

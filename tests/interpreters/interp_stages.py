@@ -9,6 +9,7 @@ works on both sides. Keep everything here at module level.
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 import time
 from pathlib import Path
@@ -93,6 +94,15 @@ def fail_on_three(n: int) -> int:
     return n * n
 
 
+#: What `record_failure` saw, in the process that called it (the parent).
+FAILURES: list[tuple[Any, BaseException]] = []
+
+
+def record_failure(item: Any, error: BaseException) -> None:
+    """An ``on_error`` callable: remember the item and the error."""
+    FAILURES.append((item, error))
+
+
 def split(n: int, emit: Any) -> None:
     """Emit *n* and ``-n`` through ``emit``."""
     emit(n)
@@ -147,18 +157,20 @@ class Doubler(mg.Processor[int, int]):
         return item * 2
 
 
-class Recorder(mg.Processor[int, tuple[int, int]]):
-    """Writes a line per ``setup()``/``teardown()`` to a file; tags items.
+#: Environment variable holding the path `Recorder` writes to (the process
+#: environment is shared with subinterpreters).
+LOG_ENV = "MINIGUN_INTERP_TEST_LOG"
 
-    Each line is ``"<event> <native thread id> <interpreter id>"``.
+
+class Recorder(mg.Processor[int, tuple[int, int]]):
+    """Writes a line per ``setup()``/``teardown()`` to ``$MINIGUN_INTERP_TEST_LOG``.
+
+    Each line is ``"<event> <native thread id> <interpreter id>"``; items come
+    out as ``(item, interpreter id)``.
     """
 
-    def __init__(self, name: str, log: str, **opts: Any) -> None:
-        self.log = log
-        super().__init__(name, None, **opts)
-
     def _write(self, event: str) -> None:
-        with Path(self.log).open("a", encoding="utf-8") as f:
+        with Path(os.environ[LOG_ENV]).open("a", encoding="utf-8") as f:
             f.write(f"{event} {threading.get_native_id()} {interpreter_id()}\n")
 
     def setup(self) -> None:
@@ -173,6 +185,18 @@ class Recorder(mg.Processor[int, tuple[int, int]]):
         """Return ``(item, interpreter id)``."""
         time.sleep(0.001)
         return (item, interpreter_id())
+
+
+class Tagger(mg.Processor[int, tuple[int, str]]):
+    """A Processor subclass with its own constructor argument: tags items."""
+
+    def __init__(self, name: str, tag: str, **opts: Any) -> None:
+        self.tag = tag
+        super().__init__(name, None, **opts)
+
+    def process(self, item: int) -> tuple[int, str]:
+        """Return ``(item, tag)``."""
+        return (item, self.tag)
 
 
 class BadSetup(mg.Processor[int, int]):

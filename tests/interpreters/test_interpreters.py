@@ -104,11 +104,23 @@ def test_module_level_stage_subclass_runs_in_interpreters() -> None:
     assert report.stages["double"].workers == 2
 
 
-def test_setup_and_teardown_run_once_in_each_interpreter(tmp_path: Path) -> None:
+def test_stage_subclass_attributes_reach_the_interpreter() -> None:
+    """Attributes a Stage subclass sets in ``__init__`` survive the trip."""
+    pipe, sink = _chain(list(range(10)), st.Tagger("tag", "blue", interpreters=2))
+
+    pipe.run(timeout=TIMEOUT)
+
+    assert sorted(sink.items) == [(n, "blue") for n in range(10)]
+
+
+def test_setup_and_teardown_run_once_in_each_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """setup()/teardown() run once per worker, inside its own subinterpreter."""
     log = tmp_path / "lifecycle.log"
+    monkeypatch.setenv(st.LOG_ENV, str(log))
     pipe, sink = _chain(
-        list(range(80)), st.Recorder("rec", str(log), interpreters=2, queue_size=10)
+        list(range(80)), st.Recorder("rec", interpreters=2, queue_size=10)
     )
 
     pipe.run(timeout=TIMEOUT)
@@ -377,7 +389,30 @@ def test_on_error_raise_is_a_pipeline_error_with_a_stage_error() -> None:
 
 
 def test_on_error_callable_gets_the_original_exception() -> None:
-    """An ``on_error`` callable runs with the item and the original exception."""
+    """A module-level ``on_error`` callable gets the item and the original error."""
+    st.FAILURES.clear()
+    pipe, sink = _chain(
+        list(range(6)),
+        mg.Processor(
+            "work",
+            st.fail_on_three,
+            interpreters=2,
+            max_retries=0,
+            on_error=st.record_failure,
+        ),
+    )
+
+    pipe.run(timeout=TIMEOUT)
+
+    assert sorted(sink.items) == [0, 1, 4, 16, 25]
+    assert len(st.FAILURES) == 1
+    item, error = st.FAILURES[0]
+    assert item == 3
+    assert isinstance(error, ValueError)
+
+
+def test_on_error_lambda_runs_in_the_parent() -> None:
+    """An ``on_error`` lambda runs in the parent, so it needs no import by name."""
     seen: list[tuple[Any, BaseException]] = []
     pipe, sink = _chain(
         list(range(6)),
@@ -393,9 +428,7 @@ def test_on_error_callable_gets_the_original_exception() -> None:
     pipe.run(timeout=TIMEOUT)
 
     assert sorted(sink.items) == [0, 1, 4, 16, 25]
-    assert len(seen) == 1
-    assert seen[0][0] == 3
-    assert isinstance(seen[0][1], ValueError)
+    assert [item for item, _ in seen] == [3]
 
 
 def test_dead_letter_receives_failed_items_from_an_interpreter() -> None:
