@@ -515,6 +515,22 @@ def _edge_name(r: StageRunner) -> str:
     return r.name.removesuffix(".<entry>") if r.internal else r.name
 
 
+def _share(limit: int, group: list[StageRunner]) -> list[int]:
+    """Split *limit* workers over *group*: one each, the rest by request."""
+    spare = max(0, limit - len(group))
+    extra = [r.workers - 1 for r in group]
+    total_extra = sum(extra) or 1
+    shares = [e * spare / total_extra for e in extra]
+    given = [int(x) for x in shares]
+    left = spare - sum(given)
+    by_remainder = sorted(
+        range(len(group)), key=lambda i: shares[i] - given[i], reverse=True
+    )
+    for i in by_remainder[:left]:
+        given[i] += 1
+    return [min(r.workers, 1 + g) for r, g in zip(group, given, strict=True)]
+
+
 def _limit_kind(executor: Executor) -> str | None:
     """Which scoped limit (SPEC §4) an executor's workers count against."""
     if executor.kind in ("threads", "spawn_thread"):
@@ -683,51 +699,61 @@ class Runtime:
         self._refresh_candidates()
 
     def _apply_limits(self) -> None:
-        """Cut worker counts so each kind's sum fits the config (SPEC §4).
+        """Cut worker counts so each kind's sum fits the limits (SPEC §4).
 
-        Every stage keeps at least one worker; the rest of the budget is
-        shared in proportion to what stages asked for (largest remainder).
+        Each pipeline's ``max_threads``/``max_processes``/``max_interpreters``
+        bounds the workers of every stage below it, innermost pipelines
+        first (the root's limit is global). Every stage keeps at least one
+        worker; the rest of a budget is shared in proportion to what stages
+        asked for (largest remainder). A stage whose explicit value is cut
+        logs one warning, naming the stage, its value and the limit.
         """
-        cfg = self.config
-        limits = {
-            "threads": cfg.max_threads,
-            "processes": cfg.max_processes,
-            "interpreters": cfg.max_interpreters,
-        }
-        for kind, limit in limits.items():
-            if limit is None:
-                continue
-            group = [
-                r
-                for r in self.runners
-                if not r.is_producer and _limit_kind(r.executor) == kind
-            ]
-            if sum(r.workers for r in group) <= limit:
-                continue
-            spare = max(0, limit - len(group))
-            extra = [r.workers - 1 for r in group]
-            total_extra = sum(extra) or 1
-            shares = [e * spare / total_extra for e in extra]
-            given = [int(s) for s in shares]
-            left = spare - sum(given)
-            by_remainder = sorted(
-                range(len(group)), key=lambda i: shares[i] - given[i], reverse=True
-            )
-            for i in by_remainder[:left]:
-                given[i] += 1
-            for r, g_extra in zip(group, given, strict=True):
-                new = 1 + g_extra
-                if new < r.workers:
-                    _log.warning(
-                        "stage {stage} asked for {asked} {kind} workers; the "
-                        "pipeline's max_{kind}={limit} gives it {got}",
-                        stage=r.name,
-                        asked=r.workers,
-                        kind=kind,
-                        limit=limit,
-                        got=new,
-                    )
-                    r.workers = new
+        asked = {id(r): r.workers for r in self.runners}
+        warned: dict[int, tuple[str, int]] = {}
+        for pipe in reversed(self.pipelines):
+            cfg = self._config_chain(pipe)
+            limits = {
+                "threads": cfg.max_threads,
+                "processes": cfg.max_processes,
+                "interpreters": cfg.max_interpreters,
+            }
+            for kind, limit in limits.items():
+                if limit is None:
+                    continue
+                group = [
+                    r
+                    for r in self.runners
+                    if not r.is_producer
+                    and _limit_kind(r.executor) == kind
+                    and pipe in r.node.scope
+                ]
+                if sum(r.workers for r in group) <= limit:
+                    continue
+                for r, new in zip(group, _share(limit, group), strict=True):
+                    if new < r.workers:
+                        r.workers = new
+                        warned[id(r)] = (kind, limit)
+        for r in self.runners:
+            if id(r) in warned:
+                kind, limit = warned[id(r)]
+                _log.warning(
+                    "stage {stage} asked for {asked} {kind} workers; the "
+                    "pipeline's max_{kind}={limit} gives it {got}",
+                    stage=r.name,
+                    asked=asked[id(r)],
+                    kind=kind,
+                    limit=limit,
+                    got=r.workers,
+                )
+
+    def _config_chain(self, pipe: Pipeline) -> Config:
+        """Return the effective settings of *pipe* (inherited down the tree)."""
+        chain = []
+        node: Pipeline | None = pipe
+        while node is not None and node is not self.pipeline:
+            chain.append(node)
+            node = node._parent  # noqa: SLF001
+        return self.config_of((self.pipeline, *reversed(chain)))
 
     def config_of(self, scope: tuple[Pipeline, ...]) -> Config:
         """Return the settings of the innermost pipeline of *scope*."""

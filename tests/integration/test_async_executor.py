@@ -94,7 +94,7 @@ def test_twenty_sleeps_overlap_with_concurrency_twenty() -> None:
 
 @pytest.mark.parametrize("concurrency", [1, 3, 8])
 def test_concurrency_is_bounded(concurrency: int) -> None:
-    """At most ``concurrency`` coroutines of a stage run at once, and the bound is hit."""
+    """At most ``concurrency`` coroutines of a stage run at once; the bound is hit."""
     gauge = _Gauge()
 
     async def fetch(n: int) -> int:
@@ -559,6 +559,40 @@ def test_default_policy_raises_pipeline_error_with_stage_error() -> None:
     assert info.value.report.stages["work"].items_retried == 3
 
 
+class _FailingSession(mg.Processor[int, int]):
+    """An async stage that counts setup()/teardown() and fails on item 3."""
+
+    def __init__(self, name: str, **opts: Any) -> None:
+        super().__init__(name, **opts)
+        self.events: list[str] = []
+
+    def setup(self) -> None:
+        self.events.append("setup")
+
+    def teardown(self) -> None:
+        self.events.append("teardown")
+
+    async def process(self, item: int) -> int:
+        return await _fail_on_three(item)
+
+
+def test_fail_fast_reports_only_the_real_error_every_time() -> None:
+    """Over 30 failing runs: one StageError each, and teardown() once per setup()."""
+    for _ in range(30):
+        stage = _FailingSession(
+            "work", executor=mg.AsyncExecutor(4), max_retries=0, queue_size=2
+        )
+        pipe, _ = _chain(range(8), stage)
+
+        with pytest.raises(mg.PipelineError) as info:
+            pipe.run(timeout=TIMEOUT)
+
+        messages = [str(e) for e in info.value.exceptions]
+        assert len(messages) == 1, messages
+        assert "bad item 3" in messages[0]
+        assert stage.events == ["setup", "teardown"]
+
+
 # -- cancellation, fail fast, timeouts ------------------------------------------------
 
 
@@ -690,13 +724,24 @@ def test_deterministic_mode_applies_the_error_policy_to_async_stages() -> None:
 
 def test_run_stage_on_an_async_processor() -> None:
     """`run_stage` runs an async processor over a list of items, in order."""
-    stage = mg.Processor("double", _double, executor=mg.AsyncExecutor(4))
+    stage: mg.Processor[int, int] = mg.Processor(
+        "double", _double, executor=mg.AsyncExecutor(4)
+    )
 
     assert run_stage(stage, [1, 2, 3]) == [2, 4, 6]
 
 
+def test_run_stage_on_an_async_generator_producer() -> None:
+    """`run_stage` drives an async generator producer to the end."""
+    stage: mg.Producer[int] = mg.Producer(
+        "numbers", _numbers, executor=mg.AsyncExecutor(1)
+    )
+
+    assert run_stage(stage) == list(range(20))
+
+
 def test_run_stage_on_async_generators_and_emit() -> None:
-    """`run_stage` drives async generators, ``emit`` and `To` from async stages."""
+    """`run_stage` drives async generator processors, ``emit`` and `To`."""
 
     async def twice(n: int) -> AsyncIterator[int]:
         yield n
@@ -709,9 +754,6 @@ def test_run_stage_on_async_generators_and_emit() -> None:
     assert run_stage(
         mg.Processor("twice", twice, executor=mg.AsyncExecutor(2)), [1, 2]
     ) == [1, 1, 2, 2]
-    assert run_stage(
-        mg.Producer("numbers", _numbers, executor=mg.AsyncExecutor(1))
-    ) == list(range(20))
     out = run_stage(mg.Processor("split", split, executor=mg.AsyncExecutor(2)), [1])
     assert out[0] == 1
     assert isinstance(out[1], mg.To)
