@@ -23,7 +23,7 @@ from .._signals import To
 from .._stage import call_shape
 from .._stats import Counters
 from ..errors import DefinitionError
-from ._base import Executor, RemoteResult
+from ._base import Executor, RemoteResult, check_workers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,12 +31,6 @@ if TYPE_CHECKING:
     from .._runtime import StageRunner
 
 __all__ = ("AsyncExecutor",)
-
-
-def _check_concurrency(_inst: object, attr: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        msg = f"{attr.name} must be an int >= 1, got {value!r}"
-        raise DefinitionError(msg)
 
 
 class _Loop:
@@ -241,7 +235,7 @@ class AsyncExecutor(Executor):
     """
 
     _concurrency: int = attrs.field(
-        default=16, validator=_check_concurrency, alias="concurrency"
+        default=16, validator=check_workers, alias="concurrency"
     )
     kind: ClassVar[str] = "async"
     concurrent: ClassVar[bool] = True
@@ -251,14 +245,6 @@ class AsyncExecutor(Executor):
         """Most items in flight at once."""
         return self._concurrency
 
-    def launch(self, runner: StageRunner) -> None:
-        """Start one feeder per concurrent item; they share one event loop."""
-        runner.spawn_workers(runner.workers)
-
     def remote_worker(self, runner: StageRunner, index: int) -> _AsyncWorker:
         """Return the loop-backed worker of feeder *index*."""
         return _AsyncWorker(runner, index)
-
-    def describe(self) -> str:
-        """Return ``"async(n)"``."""
-        return f"async({self._concurrency})"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import abc
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from .._stage import ExecutorLike
@@ -14,7 +13,7 @@ if TYPE_CHECKING:
 __all__ = ("Executor", "RemoteResult", "RemoteWorker")
 
 
-class Executor(ExecutorLike, abc.ABC):
+class Executor(ExecutorLike):
     """How a stage's items are run.
 
     The runtime owns the stage's input queue, routing, error policy and
@@ -38,9 +37,18 @@ class Executor(ExecutorLike, abc.ABC):
         """Return why this executor cannot run here, or ``None`` if it can."""
         return None
 
-    @abc.abstractmethod
     def launch(self, runner: StageRunner) -> None:
-        """Start the workers of *runner*'s stage (called once per run)."""
+        """Start the workers of *runner*'s stage (called once per run).
+
+        By default one standard worker loop per worker, each in a thread;
+        executors that run units elsewhere give each loop a remote worker
+        through ``remote_worker(runner, index)``.
+        """
+        runner.spawn_workers(runner.workers)
+
+    def describe(self) -> str:
+        """Return ``"kind(workers)"`` (``"threads(8)"``)."""
+        return f"{self.kind}({self.workers})"
 
 
 class RemoteResult:
@@ -75,3 +83,12 @@ class RemoteWorker(Protocol):
 
     def stop(self, *, cancelled: bool) -> None:
         """Run ``teardown()`` there and stop (kill at once when *cancelled*)."""
+
+
+def check_workers(_inst: object, attr: Any, value: int) -> None:
+    """Attrs validator: a worker count is an int >= 1."""
+    from ..errors import DefinitionError  # noqa: PLC0415 - avoid a cycle at import
+
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = f"{attr.name} must be an int >= 1, got {value!r}"
+        raise DefinitionError(msg)

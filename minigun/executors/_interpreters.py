@@ -24,8 +24,8 @@ import attrs
 from loguru import logger
 
 from .._stage import f_repr
-from ..errors import DefinitionError, ExecutorError, StageError
-from ._base import Executor, RemoteResult
+from ..errors import ExecutorError, StageError
+from ._base import Executor, RemoteResult, check_workers
 from ._processes import ForkWorker, _CrashedError, _merge
 
 if TYPE_CHECKING:
@@ -37,12 +37,6 @@ __all__ = ("InterpreterExecutor", "SpawnInterpreterExecutor")
 _log = logger.bind(component="interpreters")
 
 _MIN_VERSION = (3, 13)
-
-
-def _check_workers(_inst: object, attr: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        msg = f"{attr.name} must be an int >= 1, got {value!r}"
-        raise DefinitionError(msg)
 
 
 def interpreters_unavailable() -> str | None:
@@ -258,7 +252,7 @@ class InterpreterExecutor(Executor):
         workers: number of interpreters (``interpreters=n`` is the shortcut).
     """
 
-    _workers: int = attrs.field(default=2, validator=_check_workers, alias="workers")
+    _workers: int = attrs.field(default=2, validator=check_workers, alias="workers")
     kind: ClassVar[str] = "interpreters"
     concurrent: ClassVar[bool] = True
 
@@ -275,17 +269,9 @@ class InterpreterExecutor(Executor):
         """The stage must be picklable by reference."""
         return stage_problem(stage)
 
-    def launch(self, runner: StageRunner) -> None:
-        """Start one parent thread per interpreter."""
-        runner.spawn_workers(runner.workers)
-
     def remote_worker(self, runner: StageRunner, index: int) -> InterpreterWorker:
         """Return the interpreter worker of parent thread *index*."""
         return InterpreterWorker(runner, index)
-
-    def describe(self) -> str:
-        """Return ``"interpreters(n)"``."""
-        return f"interpreters({self._workers})"
 
 
 @final
@@ -299,7 +285,7 @@ class SpawnInterpreterExecutor(Executor):
         max_concurrent: most interpreters alive at once.
     """
 
-    _max: int = attrs.field(default=2, validator=_check_workers, alias="max_concurrent")
+    _max: int = attrs.field(default=2, validator=check_workers, alias="max_concurrent")
     kind: ClassVar[str] = "spawn_interpreters"
     concurrent: ClassVar[bool] = True
     spawn: ClassVar[bool] = True
@@ -317,14 +303,6 @@ class SpawnInterpreterExecutor(Executor):
         """The stage must be picklable by reference."""
         return stage_problem(stage)
 
-    def launch(self, runner: StageRunner) -> None:
-        """Start *max_concurrent* parent threads, each spawning per batch."""
-        runner.spawn_workers(runner.workers)
-
     def remote_worker(self, runner: StageRunner, index: int) -> _SpawnInterpreterWorker:
         """Return the per-unit interpreter spawner of parent thread *index*."""
         return _SpawnInterpreterWorker(runner, index)
-
-    def describe(self) -> str:
-        """Return ``"spawn_interpreters(n)"``."""
-        return f"spawn_interpreters({self._max})"

@@ -34,16 +34,14 @@ from .._policy import run_with_retries
 from .._queue import Cancelled
 from .._stats import Counters
 from ..errors import (
-    DefinitionError,
     HookError,
     MinigunError,
-    NotPicklableError,
     StageError,
     WorkerCrashedError,
     _short_repr,
 )
-from ._base import Executor, RemoteResult
-from ._serve import serve
+from ._base import Executor, RemoteResult, check_workers
+from ._serve import culprit, portable_error, serve
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -66,12 +64,6 @@ _OPEN_FDS: set[int] = set()
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
-def _check_workers(_inst: object, attr: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        msg = f"{attr.name} must be an int >= 1, got {value!r}"
-        raise DefinitionError(msg)
-
-
 def _fork_unavailable() -> str | None:
     if not hasattr(os, "fork"):
         return "forked workers need os.fork(), which this platform lacks"
@@ -86,23 +78,6 @@ class _CrashedError(Exception):
         self.exitcode = exitcode
         self.sig = sig
         self.timeout = timeout
-
-
-def _culprit(stage: str, what: str, values: list[Any]) -> NotPicklableError:
-    for v in values:
-        try:
-            pickle.dumps(v, _PROTOCOL)
-        except Exception as exc:
-            return NotPicklableError(stage, what, type(v).__qualname__, str(exc))
-    return NotPicklableError(stage, what, "unknown", "pickling the batch failed")
-
-
-def _portable_error(exc: BaseException) -> BaseException:
-    try:
-        pickle.loads(pickle.dumps(exc, _PROTOCOL))  # noqa: S301 - our own bytes
-    except Exception:
-        return RuntimeError(f"{type(exc).__qualname__}: {exc}")
-    return exc
 
 
 _FORWARDERS: dict[str, Callable[[str, str, dict[str, Any]], None]] = {}
@@ -310,7 +285,7 @@ class ForkWorker:
         try:
             payload = pickle.dumps(units, _PROTOCOL)
         except Exception as exc:
-            raise _culprit(r.name, "item", units) from exc
+            raise culprit(r.name, "item", units) from exc
         conn = self._to_child
         if conn is None:
             raise _CrashedError(None, None, timeout=False)
@@ -442,7 +417,7 @@ def _child_main(  # pragma: no cover - runs in forked children
 
     def fatal(exc: BaseException) -> int:
         with contextlib.suppress(OSError):
-            send(("fatal", _portable_error(exc)))
+            send(("fatal", portable_error(exc)))
         return 1
 
     for hook in r.after_fork:
@@ -486,7 +461,7 @@ class ProcessExecutor(Executor):
         2
     """
 
-    _workers: int = attrs.field(default=2, validator=_check_workers, alias="workers")
+    _workers: int = attrs.field(default=2, validator=check_workers, alias="workers")
     kind: ClassVar[str] = "processes"
     crosses_process: ClassVar[bool] = True
     concurrent: ClassVar[bool] = True
@@ -500,17 +475,9 @@ class ProcessExecutor(Executor):
         """Forked workers need ``os.fork``."""
         return _fork_unavailable()
 
-    def launch(self, runner: StageRunner) -> None:
-        """Start one parent thread per worker; each forks and drives its child."""
-        runner.spawn_workers(runner.workers)
-
     def remote_worker(self, runner: StageRunner, index: int) -> ForkWorker:
         """Return the forked worker for parent thread *index*."""
         return ForkWorker(runner, index)
-
-    def describe(self) -> str:
-        """Return ``"processes(n)"``."""
-        return f"processes({self._workers})"
 
 
 class _SpawnForkWorker:
@@ -553,7 +520,7 @@ class SpawnForkExecutor(Executor):
         max_concurrent: most children alive at once.
     """
 
-    _max: int = attrs.field(default=2, validator=_check_workers, alias="max_concurrent")
+    _max: int = attrs.field(default=2, validator=check_workers, alias="max_concurrent")
     kind: ClassVar[str] = "spawn_fork"
     crosses_process: ClassVar[bool] = True
     concurrent: ClassVar[bool] = True
@@ -568,17 +535,9 @@ class SpawnForkExecutor(Executor):
         """Forked children need ``os.fork``."""
         return _fork_unavailable()
 
-    def launch(self, runner: StageRunner) -> None:
-        """Start *max_concurrent* parent threads, each forking per batch."""
-        runner.spawn_workers(runner.workers)
-
     def remote_worker(self, runner: StageRunner, index: int) -> _SpawnForkWorker:
         """Return the per-unit forker of parent thread *index*."""
         return _SpawnForkWorker(runner, index)
-
-    def describe(self) -> str:
-        """Return ``"spawn_fork(n)"``."""
-        return f"spawn_fork({self._max})"
 
 
 class _SpawnThreadWorker:
@@ -649,7 +608,7 @@ class SpawnThreadExecutor(Executor):
         max_concurrent: most threads alive at once.
     """
 
-    _max: int = attrs.field(default=2, validator=_check_workers, alias="max_concurrent")
+    _max: int = attrs.field(default=2, validator=check_workers, alias="max_concurrent")
     kind: ClassVar[str] = "spawn_thread"
     concurrent: ClassVar[bool] = True
     spawn: ClassVar[bool] = True
@@ -659,14 +618,6 @@ class SpawnThreadExecutor(Executor):
         """Most threads at once."""
         return self._max
 
-    def launch(self, runner: StageRunner) -> None:
-        """Start *max_concurrent* parent threads, each spawning per batch."""
-        runner.spawn_workers(runner.workers)
-
     def remote_worker(self, runner: StageRunner, index: int) -> _SpawnThreadWorker:
         """Return the per-unit thread spawner of parent thread *index*."""
         return _SpawnThreadWorker(runner, index)
-
-    def describe(self) -> str:
-        """Return ``"spawn_thread(n)"``."""
-        return f"spawn_thread({self._max})"

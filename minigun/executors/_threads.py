@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, final
+from typing import ClassVar, final
 
 import attrs
 
-from ..errors import DefinitionError
-from ._base import Executor
-
-if TYPE_CHECKING:
-    from .._runtime import StageRunner
+from ._base import Executor, check_workers
 
 __all__ = ("ThreadExecutor",)
-
-
-def _check_workers(_inst: object, attr: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        msg = f"{attr.name} must be an int >= 1, got {value!r}"
-        raise DefinitionError(msg)
 
 
 @final
@@ -40,7 +30,7 @@ class ThreadExecutor(Executor):
         8
     """
 
-    _workers: int = attrs.field(default=4, validator=_check_workers, alias="workers")
+    _workers: int = attrs.field(default=4, validator=check_workers, alias="workers")
     kind: ClassVar[str] = "threads"
     concurrent: ClassVar[bool] = True
 
@@ -48,11 +38,3 @@ class ThreadExecutor(Executor):
     def workers(self) -> int:
         """Number of threads."""
         return self._workers
-
-    def launch(self, runner: StageRunner) -> None:
-        """Run *workers* worker loops, each in its own thread."""
-        runner.spawn_workers(runner.workers)
-
-    def describe(self) -> str:
-        """Return ``"threads(n)"``."""
-        return f"threads({self._workers})"
