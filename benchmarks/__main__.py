@@ -230,6 +230,8 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         smoke=args.smoke,
         scale=args.scale,
         quiet_gate=args.quiet_gate,
+        gate_threshold=args.gate_threshold,
+        gate_wait=args.gate_wait,
         no_peers=args.no_peers,
         argv=sys.argv[1:],
     )

@@ -564,13 +564,22 @@ def _machine(meta: dict[str, Any]) -> str:
                 f"({meta.get('duration_s', 0) / 60:.1f} min), {meta.get('reps')} "
                 f"repetition(s) per figure, each in a fresh interpreter, interleaved "
                 f"across implementations; quiet gate "
-                f"{'on' if meta.get('quiet_gate') else 'off'}; "
+                f"{_gate_text(meta)}; "
                 f"N scale {meta.get('scale')}; command `python -m benchmarks "
                 f"{' '.join(meta.get('argv', []))}`"
             ),
         ],
     ]
     return _table(["", ""], rows)
+
+
+def _gate_text(meta: dict[str, Any]) -> str:
+    if not meta.get("quiet_gate"):
+        return "off"
+    return (
+        f"on (before each repetition, wait up to {meta.get('gate_wait', '?')} s "
+        f"until other load < {meta.get('gate_threshold', '?')} cores)"
+    )
 
 
 def _w1_section(results: dict[str, Any]) -> tuple[str, str]:
@@ -691,7 +700,7 @@ the meaningful figure.
 ## How to reproduce
 
 ```sh
-# full run: all workloads, 5 reps (~15-20 min on 2 cores)
+# full run: all workloads, 5 reps (~10 min on 2 cores; more with --quiet-gate)
 make bench
 # a subset, fewer repetitions
 .venv/bin/python -m benchmarks --reps 3 --workloads w1,w5
@@ -702,6 +711,10 @@ make bench
 # one child run: one JSON line
 .venv/bin/python -m benchmarks.run_one w1 minigun 3000000
 ```
+
+The raw results of the run shown here are in `benchmarks/results/full-run.json`;
+`python -m benchmarks --from-json benchmarks/results/full-run.json --report
+docs/performance.md` regenerates this page from them.
 
 Options: `--workloads w1,...,w7`, `--impls a,b` (only these implementations),
 `--reps N`, `--no-peers`, `--scale F` (multiply every N), `--w6-n N` (items of
@@ -746,7 +759,7 @@ and process start-up are included for every implementation.
   Consumer`. pyper: `task(batcher, join=True, branch=True)`; pypeln has no
   batch operator, so a generator between `pl.thread.from_iterable` and
   `pl.thread.map` batches; mpire: the caller batches, a worker sums.
-- **W6** N = 10 M ints through a consumer doing ~1 µs of work per item,
+- **W6** N = 10 M ints through a consumer doing a 12-step loop per item,
   default queue sizes (1000); baselines and the unbounded control use fewer
   items in the full run to keep its length reasonable (N column).
 - **W7** 1 producer → 4 consumers: `routing="round_robin"` (exact rotation)

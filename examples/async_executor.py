@@ -38,7 +38,7 @@ class LocalApi:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._main, name="local-api")
 
-    def __enter__(self) -> LocalApi:
+    def __enter__(self) -> LocalApi:  # noqa: PYI034 - a final class
         self._thread.start()
         self._ready.wait(5)
         return self

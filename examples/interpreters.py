@@ -57,7 +57,7 @@ def importable_self() -> Any:
 
 
 def run_on(workers: int, spans: list[tuple[int, int]]) -> tuple[int, float]:
-    """Count primes over *spans* on ``interpreters=workers``; return (total, seconds)."""
+    """Count primes over *spans* on ``interpreters=workers``: (total, seconds)."""
     stage_fn = importable_self().count_primes
     totals: list[int] = []
     pipe = mg.Pipeline("primes")
@@ -81,9 +81,7 @@ def main(n: int | None = None) -> None:
     two, t2 = run_on(2, spans)
     assert one == two
     print(f"{one} primes below {n * SPAN:,}")
-    print(
-        f"1 interpreter {t1:.2f}s, 2 interpreters {t2:.2f}s: speed-up {t1 / t2:.2f}x"
-    )
+    print(f"1 interpreter {t1:.2f}s, 2 interpreters {t2:.2f}s: speed-up {t1 / t2:.2f}x")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,15 @@ from ._region import FusedRegion
 from ._report import RunReport, StageStatistics
 from ._router import BroadcastRouter, RoundRobinRouter
 from ._signals import Failed, To
-from ._stage import Accumulator, Kernel, Producer, Stage, _Unset, resolve_executor
+from ._stage import (
+    Accumulator,
+    Kernel,
+    Producer,
+    Stage,
+    _Unset,
+    iterate_source,
+    resolve_executor,
+)
 from ._stats import Counters, percentile
 from .errors import (
     EndOfStream,
@@ -224,6 +232,8 @@ class StageRunner:
         self.triggered = opts.auto_start
         self.total: int | None = getattr(stage, "total", None)
         self.nondesc: list[StageRunner] = []
+        #: `To` targets resolved for this sender, by name (or id of a Stage).
+        self.route_cache: dict[Any, StageRunner] = {}
         self.dead_letter: StageRunner | None = None
         self.counters: list[Counters] = []
         self.before_stage: tuple[Hook, ...] = ()
@@ -492,22 +502,6 @@ class StageRunner:
                 self._seq_commit += 1
         with self.rt.lock:
             self.segment.cond.notify_all()
-
-
-def _drive_async(agen: Any) -> Iterator[Any]:
-    """Iterate an async generator from a plain thread, on a private loop."""
-    import asyncio  # noqa: PLC0415 - only for async producers
-
-    loop = asyncio.new_event_loop()
-    try:
-        while True:
-            try:
-                yield loop.run_until_complete(agen.__anext__())
-            except StopAsyncIteration:
-                return
-    finally:
-        loop.run_until_complete(agen.aclose())
-        loop.close()
 
 
 def _edge_name(r: StageRunner) -> str:
@@ -1078,7 +1072,7 @@ class Runtime:
                 if total is None and isinstance(src, Sized):
                     total = len(src)
                 head.total = total
-                w.it = _drive_async(src) if hasattr(src, "__anext__") else iter(src)
+                w.it = iterate_source(src)
             n = min(seg.chunk, seg.exit_free() + 1)
             t0 = time.perf_counter()
             blocked0 = w.blocked
@@ -1215,19 +1209,13 @@ class Runtime:
     def route_tos(self, sender: StageRunner, tos: list[To]) -> None:
         """Deliver routed items straight into their target stages' queues."""
         groups: dict[int, tuple[StageRunner, list[Any]]] = {}
+        cache = sender.route_cache
         for t in tos:
-            try:
-                target = self.resolve(t.target, sender)
-            except RoutingError as exc:
-                self.fail(exc)
-                raise Cancelled from exc
-            if target.is_producer:
-                msg = (
-                    f"stage {sender.name!r} routed an item to producer "
-                    f"{target.name!r}; producers have no input"
-                )
-                self.fail(RoutingError(msg))
-                raise Cancelled
+            ref = t.target
+            key = ref if isinstance(ref, str) else id(ref)
+            target = cache.get(key)
+            if target is None:
+                target = cache[key] = self._route_target(sender, ref)
             entry = groups.get(target.idx)
             if entry is None:
                 groups[target.idx] = (target, [t.item])
@@ -1235,6 +1223,24 @@ class Runtime:
                 entry[1].append(t.item)
         for target, items in groups.values():
             self.put(sender, target, items)
+
+    def _route_target(
+        self, sender: StageRunner, ref: str | Stage[Any, Any]
+    ) -> StageRunner:
+        """Resolve a `To` target for *sender* (the result is cached per sender)."""
+        try:
+            target = self.resolve(ref, sender)
+        except RoutingError as exc:
+            self.fail(exc)
+            raise Cancelled from exc
+        if target.is_producer:
+            msg = (
+                f"stage {sender.name!r} routed an item to producer "
+                f"{target.name!r}; producers have no input"
+            )
+            self.fail(RoutingError(msg))
+            raise Cancelled
+        return target
 
     def deliver(
         self, sender: StageRunner, target: StageRunner, items: list[Any]

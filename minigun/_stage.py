@@ -527,6 +527,29 @@ def _compile_call(
     return run_emit
 
 
+def iterate_source(source: Any) -> Iterator[Any]:
+    """Iterate *source*; an async iterable is driven on a private loop."""
+    if hasattr(source, "__anext__"):
+        return _drive_async_iter(source)
+    return iter(source)
+
+
+def _drive_async_iter(agen: Any) -> Iterator[Any]:
+    import asyncio  # noqa: PLC0415 - only for async sources
+
+    loop = asyncio.new_event_loop()
+    try:
+        while True:
+            try:
+                yield loop.run_until_complete(agen.__anext__())
+            except StopAsyncIteration:
+                return
+    finally:
+        if hasattr(agen, "aclose"):
+            loop.run_until_complete(agen.aclose())
+        loop.close()
+
+
 def _run_async(fn: Callable[..., Any], *, agen: bool) -> Callable[..., Any]:
     """Wrap an async function so a plain thread can call it (runs its own loop)."""
     import asyncio  # noqa: PLC0415 - only for async stages
@@ -534,17 +557,7 @@ def _run_async(fn: Callable[..., Any], *, agen: bool) -> Callable[..., Any]:
     if agen:
 
         def drive(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            gen = fn(*args, **kwargs)
-            loop = asyncio.new_event_loop()
-            try:
-                while True:
-                    try:
-                        yield loop.run_until_complete(gen.__anext__())
-                    except StopAsyncIteration:
-                        return
-            finally:
-                loop.run_until_complete(gen.aclose())
-                loop.close()
+            return _drive_async_iter(fn(*args, **kwargs))
 
         return drive
 
@@ -894,8 +907,12 @@ class Producer(Stage[None, Out]):  # type: ignore[override]
         return "fn() returning an iterable, or a generator function fn()"
 
     def iterate(self) -> Iterator[Any]:
-        """Return an iterator over everything the producer emits (items and `To`)."""
-        return iter(self.produce())
+        """Return an iterator over everything the producer emits (items and `To`).
+
+        An async generator is driven on a private event loop in the calling
+        thread.
+        """
+        return iterate_source(self.produce())
 
     def source(self) -> Iterable[Any]:
         """Return the iterable the producer emits from (may have ``len()``)."""

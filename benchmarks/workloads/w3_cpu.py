@@ -1,4 +1,4 @@
-"""W3 CPU-bound: ~0.7 ms of pure-Python work per item on 2 processes.
+"""W3 CPU-bound: pure-Python work per item on 2 processes (~0.35-0.7 ms).
 
 ``work(x)`` runs K = 9000 loop iterations. ``ceiling_2procs_static`` is two
 forked processes each given a fixed half up front and sending one result: what
@@ -14,7 +14,7 @@ from typing import Any
 
 from benchmarks._util import check_executors, check_stats, clock
 
-TITLE = "W3 CPU-bound (~0.7 ms pure Python per item, 2 processes)"
+TITLE = "W3 CPU-bound (pure Python, K = 9000 iterations per item, 2 processes)"
 MAIN = "minigun"
 K = 9000
 WORKERS = 2

@@ -39,6 +39,7 @@ class _Loop:
     def __init__(self, name: str, concurrency: int) -> None:
         self.loop = asyncio.new_event_loop()
         self.users = 0
+        self.closed = False
         self.concurrency = concurrency
         self.semaphore: asyncio.Semaphore | None = None
         self._thread = threading.Thread(
@@ -106,6 +107,9 @@ class _AsyncWorker:
         r = self.runner
         with _AsyncWorker._lock:
             loop: _Loop | None = getattr(r, "async_loop", None)
+            if loop is not None and loop.closed:
+                # The stage already shut its loop (the run is ending).
+                raise Cancelled
             if loop is None:
                 ex = r.executor
                 loop = _Loop(r.name, ex.workers)
@@ -124,6 +128,8 @@ class _AsyncWorker:
         with _AsyncWorker._lock:
             loop.users -= 1
             last = loop.users == 0
+            if last:
+                loop.closed = True
         if last:
             try:
                 r.stage.teardown()

@@ -10,6 +10,7 @@ covers that path.
 from __future__ import annotations
 
 import platform
+import subprocess
 import sys
 import threading
 import time
@@ -195,6 +196,24 @@ def test_interpreter_stage_between_thread_and_inline_stages() -> None:
     assert report.total_consumed == 50
 
 
+def test_nested_pipeline_runs_whole_in_each_interpreter() -> None:
+    """``Pipeline("inner", interpreters=2)`` runs all its stages in the interpreters."""
+    inner = mg.Pipeline("inner", interpreters=2)
+    inner.add(mg.Processor("sq", st.square))
+    inner.add(mg.Processor("where", st.where))
+    pipe = mg.Pipeline("outer")
+    pipe.add(mg.Producer("src", lambda: range(20)))  # runs in the parent
+    pipe.add(inner)
+    sink = pipe.add(ListSink("sink"))
+
+    report = pipe.run(timeout=TIMEOUT)
+
+    assert sorted(n for n, _, _ in sink.items) == [n * n for n in range(20)]
+    assert 0 not in {i for _, _, i in sink.items}
+    assert report.stages["inner"].executor == "interpreters(2)"
+    assert report.stages["inner.sq"].items_in == 20
+
+
 def test_max_interpreters_caps_the_workers() -> None:
     """``max_interpreters=1`` in the pipeline config cuts ``interpreters=3`` to 1."""
     pipe, sink = _chain(
@@ -258,6 +277,55 @@ def test_local_stage_class_is_a_definition_error() -> None:
     msg = str(info.value)
     assert "'local'" in msg
     assert "subinterpreter" in msg
+
+
+MAIN_SCRIPT = """
+import minigun as mg
+from minigun.testing import ListSink
+
+
+def square(n):
+    return n * n
+
+
+if __name__ == "__main__":
+    pipe = mg.Pipeline("script")
+    pipe.add(mg.Producer("src", lambda: range(5)))
+    pipe.add(mg.Processor("sq", square, interpreters=2))
+    sink = pipe.add(ListSink("sink"))
+    try:
+        pipe.validate()
+    except mg.DefinitionError as exc:
+        print("DEFINITION-ERROR", exc)
+    else:
+        pipe.run(timeout=30)
+        print("RESULT", sorted(sink.items))
+"""
+
+
+def test_function_of_the_main_script_runs_or_is_a_definition_error(
+    tmp_path: Path,
+) -> None:
+    """A ``__main__`` function runs on interpreters or is rejected at validation."""
+    script = tmp_path / "script.py"
+    script.write_text(MAIN_SCRIPT, encoding="utf-8")
+
+    done = subprocess.run(  # noqa: S603 - this interpreter, our own script
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    if "DEFINITION-ERROR" in out:
+        assert "'sq'" in out
+        assert "__main__" in out
+    else:
+        assert "RESULT [0, 1, 4, 9, 16]" in out
 
 
 def test_spawn_interpreter_executor_rejects_a_lambda() -> None:
