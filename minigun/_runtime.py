@@ -78,6 +78,9 @@ _log = logger.bind(component="runtime")
 # Micro-batches grow while they take less than _FAST seconds, shrink past _SLOW.
 _FAST = 0.002
 _SLOW = 0.02
+# Batches up to this size check for a cancel before every item; larger ones
+# only exist while items are fast, so they end within ~_SLOW seconds anyway.
+_CHECKED_BATCH = 32
 
 #: Results of `Runtime.step`.
 DONE, WORKED, IDLE = 0, 1, 2
@@ -338,15 +341,18 @@ class StageRunner:
         run = k.run
         rt = self.rt
         if not k.batching:
-            for x in items:
-                # One attribute check per item: a cancel never waits for the
-                # rest of a micro-batch of slow items.
-                if rt.cancelled:
-                    raise Cancelled
-                try:
-                    run(x)
-                except Exception as exc:
-                    self.recover(x, exc, k, c)
+            if len(items) <= _CHECKED_BATCH:
+                # Small batches mean slow items (batch sizes adapt to time):
+                # check for a cancel before each one, so it never waits long.
+                for x in items:
+                    if rt.cancelled:
+                        raise Cancelled
+                    try:
+                        run(x)
+                    except Exception as exc:
+                        self.recover(x, exc, k=k, c=c)
+            else:
+                k.run_many(items, functools.partial(self.recover, k=k, c=c))
         else:
             admit = k.admit
             if self.workers > 1:
@@ -407,9 +413,9 @@ class StageRunner:
         try:
             k.run(unit)
         except Exception as exc:
-            self.recover(unit, exc, k, c)
+            self.recover(unit, exc, k=k, c=c)
 
-    def recover(self, item: Any, exc: Exception, k: Kernel, c: Counters) -> None:
+    def recover(self, item: Any, exc: Exception, *, k: Kernel, c: Counters) -> None:
         """Retry *item* under the stage's policy, then hand it to ``on_error``."""
         error = run_with_retries(k.run, item, self.policy, c, self.rt.sleep, exc)
         if error is not None:
