@@ -47,7 +47,7 @@ class Edge:
     explicit: bool = True
 
 
-@attrs.define(eq=False, init=False, repr=False)
+@attrs.define(eq=False, init=False, repr=False, getstate_setstate=False)
 class EntryNode(Processor[Any, Any]):
     """Internal stage: the door of a nested pipeline with several entry stages.
 

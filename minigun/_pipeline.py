@@ -31,7 +31,7 @@ _CONFIG_KEYS = frozenset(a.name for a in attrs.fields(Config))
 S = TypeVar("S", bound=Stage[Any, Any])
 
 
-@attrs.define(eq=False, init=False, repr=False)
+@attrs.define(eq=False, init=False, repr=False, getstate_setstate=False)
 class Pipeline(Stage[Any, Any]):  # type: ignore[override]
     """A graph of stages; build it with `add` and `connect`, then `run` it.
 

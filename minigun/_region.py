@@ -55,7 +55,7 @@ class _Flush:
 FLUSH = _Flush()
 
 
-@attrs.define(eq=False, init=False, repr=False)
+@attrs.define(eq=False, init=False, repr=False, getstate_setstate=False)
 class FusedRegion(Processor[Any, Any]):  # type: ignore[override]
     """Internal stage standing for a nested pipeline run whole in each worker."""
 

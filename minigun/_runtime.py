@@ -942,7 +942,7 @@ class Runtime:
             if m.take_one:
                 n = 1
             elif seg.workers > 1:
-                n = max(1, min(seg.max_chunk, len(q) // (2 * seg.workers)))
+                n = max(1, min(seg.chunk, len(q) // (2 * seg.workers)))
             n = min(n, seg.exit_free() + 1)
             batch = q.take_locked(n)
             seg.in_flight += len(batch)

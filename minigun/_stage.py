@@ -715,7 +715,7 @@ def _validate_name(name: object, owner: str) -> str:
     return name
 
 
-@attrs.define(eq=False, init=False, repr=False)
+@attrs.define(eq=False, init=False, repr=False, getstate_setstate=False)
 class Stage(Generic[In, Out]):
     """Base class of every stage.
 
@@ -756,6 +756,20 @@ class Stage(Generic[In, Out]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle every slot and, for plain subclasses, the instance dict."""
+        state = dict(getattr(self, "__dict__", {}))
+        for klass in type(self).__mro__:
+            for slot in getattr(klass, "__slots__", ()):
+                if slot not in ("__dict__", "__weakref__") and hasattr(self, slot):
+                    state[slot] = getattr(self, slot)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore what `__getstate__` saved."""
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
 
     # -- lifecycle (run in each worker) ------------------------------------
 
@@ -874,7 +888,7 @@ def _overrides(stage: Stage[Any, Any], method: str) -> bool:
     return getattr(type(stage), method, None) is not base_impl
 
 
-@attrs.define(eq=False, init=False, repr=False)
+@attrs.define(eq=False, init=False, repr=False, getstate_setstate=False)
 class Producer(Stage[None, Out]):  # type: ignore[override]
     """A source of items: ``fn()`` returns an iterable or is a generator.
 
@@ -964,7 +978,7 @@ class Producer(Stage[None, Out]):  # type: ignore[override]
         raise DefinitionError(msg)
 
 
-@attrs.define(eq=False, init=False, repr=False)
+@attrs.define(eq=False, init=False, repr=False, getstate_setstate=False)
 class Processor(Stage[In, Out]):
     """Transforms items: ``fn(item)`` or ``fn(item, emit)`` emits 0..n items.
 
@@ -994,7 +1008,7 @@ class Processor(Stage[In, Out]):
 Consumer = Processor
 
 
-@attrs.define(eq=False, init=False, repr=False)
+@attrs.define(eq=False, init=False, repr=False, getstate_setstate=False)
 class Accumulator(Processor[In, Out]):  # type: ignore[override, override]
     """Collects items into batches of ``max_size`` and emits each batch.
 
@@ -1090,7 +1104,7 @@ def _emit_batch(out: list[Any]) -> Callable[[Any], None]:
     return out.append
 
 
-@attrs.define(eq=False, init=False, repr=False)
+@attrs.define(eq=False, init=False, repr=False, getstate_setstate=False)
 class Debatch(Processor[Any, Any]):
     """Emits each element of each incoming batch (the inverse of `Accumulator`).
 

@@ -12,6 +12,7 @@ interpreter, so its function must be importable by name.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import pickle
 import struct
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, final
 import attrs
 from loguru import logger
 
+from .._region import FusedRegion
 from .._stage import f_repr
 from ..errors import ExecutorError, StageError
 from ._base import Executor, RemoteResult, check_workers
@@ -56,10 +58,39 @@ def interpreters_unavailable() -> str | None:
     return None
 
 
+def portable_stage(stage: Stage[Any, Any]) -> Stage[Any, Any]:
+    """Return a copy of *stage* to send into an interpreter.
+
+    Its options stay behind: hooks, ``on_error`` and dead letters run in the
+    parent, so they need not be importable by name.
+    """
+    from .._stage import StageOptions  # noqa: PLC0415
+
+    clone = copy.copy(stage)
+    clone.options = StageOptions()
+    return clone
+
+
 def stage_problem(stage: Stage[Any, Any]) -> str | None:
     """Return why *stage* cannot be sent into a subinterpreter, or ``None``."""
+    if isinstance(stage, FusedRegion):
+        return (
+            f"nested pipeline {stage.name!r} cannot run as a fused region on "
+            "subinterpreters in this version; give it processes= or threads="
+        )
     fn = stage.target_callable()
     qualname = getattr(fn, "__qualname__", "")
+    module = (
+        getattr(fn, "__module__", None)
+        if stage.fn is not None
+        else (type(stage).__module__)
+    )
+    if module == "__main__":
+        return (
+            f"{f_repr(fn) if fn is not None else stage.describe()} is defined in "
+            "the __main__ script, which a subinterpreter cannot import; move "
+            "it into a module"
+        )
     if (
         fn is not None
         and stage.fn is not None
@@ -72,7 +103,7 @@ def stage_problem(stage: Stage[Any, Any]) -> str | None:
             "nested function"
         )
     try:
-        pickle.dumps(stage)
+        pickle.dumps(portable_stage(stage))
     except Exception as exc:
         return (
             f"{stage.describe()} cannot be sent to a subinterpreter ({exc}); "
@@ -143,7 +174,7 @@ class InterpreterWorker(ForkWorker):
         r = self.runner
         c_read, p_write = os.pipe()
         p_read, c_write = os.pipe()
-        payload = pickle.dumps((r.name, r.stage, r.policy))
+        payload = pickle.dumps((r.name, portable_stage(r.stage), r.policy))
         config = _interpreters.new_config("isolated")
         self._iid = _interpreters.create(config)
         shared = {
