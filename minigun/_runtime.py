@@ -76,8 +76,8 @@ __all__ = ("RunHandle", "Runtime", "StageRunner")
 _log = logger.bind(component="runtime")
 
 # Micro-batches grow while they take less than _FAST seconds, shrink past _SLOW.
-_FAST = 0.002
-_SLOW = 0.02
+_FAST = 0.005
+_SLOW = 0.05
 # Batches up to this size check for a cancel before every item; larger ones
 # only exist while items are fast, so they end within ~_SLOW seconds anyway.
 _CHECKED_BATCH = 32
@@ -120,7 +120,7 @@ class _Segment:
     def adapt(self, n: int, seconds: float) -> None:
         """Size the next micro-batch from how long this one took.
 
-        Batches double while they take under 2 ms and halve past 20 ms, so a
+        Batches double while they take under 5 ms and halve past 50 ms, so a
         fast stream moves in large batches while a slow one (a slow source, a
         slow fused stage) hands each item on at once.
         """

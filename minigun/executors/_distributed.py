@@ -35,6 +35,7 @@ import math
 import os
 import pickle
 import random
+import socket
 import threading
 import time
 import weakref
@@ -274,6 +275,7 @@ class _Session:
                 )
                 _log.info("started a private local Ray instance")
             else:
+                _probe(address)
                 ray.init(address=address, logging_level=logging.WARNING)
                 _log.info("connected to the Ray cluster at {address}", address=address)
         except BaseException as exc:
@@ -319,6 +321,23 @@ class _Session:
             # Under the lock: a run starting now waits until Ray is down.
             if thread is not None:
                 thread.join(timeout)
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Fail fast if a ``host:port`` address does not accept connections.
+
+    ``ray.init`` retries an unreachable address for minutes; a plain TCP
+    connect says at once that nothing listens there.
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "auto", "ray://...": Ray resolves those itself
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout):
+            pass
+    except OSError as exc:
+        msg = f"nothing answers at {address} ({exc}); is the Ray head running?"
+        raise ConnectionError(msg) from exc
 
 
 class _DropMessage(logging.Filter):
