@@ -9,7 +9,9 @@ covers that path.
 
 from __future__ import annotations
 
+import os
 import platform
+import resource
 import subprocess
 import sys
 import threading
@@ -654,33 +656,73 @@ def test_spawn_interpreters_need_an_accumulator() -> None:
 
 # -- speed-up -----------------------------------------------------------------------
 
+#: Cores other processes may use during the measurement before it is not trusted.
+BUSY_CORES = 0.5
 
-def _cpu_seconds(workers: int, units: int) -> float:
-    """Wall time of *units* CPU units on ``interpreters=workers``."""
+
+def _busy_seconds() -> float | None:
+    """CPU seconds all processes of the machine have used so far (Linux only)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:  # noqa: PTH123
+            fields = f.readline().split()
+    except OSError:
+        return None
+    # cpu user nice system idle iowait irq softirq steal ...
+    ticks = [int(v) for v in fields[1:9]]
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    """CPU seconds this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_run(workers: int, units: int) -> tuple[float, float]:
+    """Run *units* CPU units on ``interpreters=workers``.
+
+    Returns the wall time and how many cores other processes used meanwhile.
+    """
     pipe, sink = _chain(
         list(range(units)), mg.Processor("cpu", st.cpu_unit, interpreters=workers)
     )
+    busy0, own0 = _busy_seconds(), _own_seconds()
     started = time.perf_counter()
     pipe.run(timeout=120)
     elapsed = time.perf_counter() - started
+    busy1, own1 = _busy_seconds(), _own_seconds()
     assert sorted(sink.items) == list(range(units))
-    return elapsed
+    if busy0 is None or busy1 is None:
+        return elapsed, 0.0
+    others = max(0.0, (busy1 - busy0) - (own1 - own0)) / elapsed
+    return elapsed, others
 
 
 @pytest.mark.slow
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 CPU cores")
 def test_two_interpreters_speed_up_cpu_bound_work() -> None:
-    """CPU-bound work on 2 interpreters beats 1 by at least 1.2x (best of 3 tries)."""
+    """CPU-bound work on 2 interpreters beats 1 by at least 1.2x (best of 5 tries)."""
     units = 16
     best = 0.0
-    for _ in range(3):
-        one = _cpu_seconds(1, units)
-        two = _cpu_seconds(2, units)
+    quiet_tries = 0
+    for _ in range(5):
+        one, busy_one = _cpu_run(1, units)
+        two, busy_two = _cpu_run(2, units)
         speedup = one / two
+        busy = max(busy_one, busy_two)
         print(
             f"\n{units} CPU units: 1 interpreter {one:.2f}s, "
-            f"2 interpreters {two:.2f}s, speed-up {speedup:.2f}x"
+            f"2 interpreters {two:.2f}s, speed-up {speedup:.2f}x "
+            f"(other processes used {busy:.2f} cores meanwhile)"
         )
         best = max(best, speedup)
+        quiet_tries += busy < BUSY_CORES
         if best >= 1.6:
             break
+    if best < 1.2 and quiet_tries == 0:
+        pytest.skip(
+            f"machine too busy to measure a speed-up (other processes kept "
+            f">= {BUSY_CORES} cores busy in every try; best {best:.2f}x)"
+        )
     assert best >= 1.2, f"2 interpreters gave only {best:.2f}x over 1"
