@@ -28,7 +28,7 @@ from .._region import FusedRegion
 from .._stage import f_repr
 from ..errors import ExecutorError, StageError
 from ._base import Executor, RemoteResult, check_workers
-from ._processes import ForkWorker, _CrashedError, _merge
+from ._processes import ForkWorker, SpawnPerUnit, _CrashedError
 
 if TYPE_CHECKING:
     from .._runtime import StageRunner
@@ -242,32 +242,6 @@ class InterpreterWorker(ForkWorker):
         return super()._retry_after_crash(unit, crash)
 
 
-class _SpawnInterpreterWorker:
-    """One new subinterpreter per unit."""
-
-    def __init__(self, runner: StageRunner, index: int) -> None:
-        self.runner = runner
-        self.index = index
-
-    def start(self) -> None:
-        """Nothing to start: an interpreter is created per unit."""
-
-    def run_units(self, units: list[Any]) -> RemoteResult:
-        """Run each unit in a fresh interpreter."""
-        results = []
-        for unit in units:
-            worker = InterpreterWorker(self.runner, self.index)
-            try:
-                worker.start()
-                results.append(worker.run_units([unit]))
-            finally:
-                worker.stop(cancelled=self.runner.rt.cancelled)
-        return _merge(results)
-
-    def stop(self, *, cancelled: bool) -> None:
-        """Nothing to stop."""
-
-
 @final
 @attrs.frozen
 class InterpreterExecutor(Executor):
@@ -334,6 +308,6 @@ class SpawnInterpreterExecutor(Executor):
         """The stage must be picklable by reference."""
         return stage_problem(stage)
 
-    def remote_worker(self, runner: StageRunner, index: int) -> _SpawnInterpreterWorker:
+    def remote_worker(self, runner: StageRunner, index: int) -> SpawnPerUnit:
         """Return the per-unit interpreter spawner of parent thread *index*."""
-        return _SpawnInterpreterWorker(runner, index)
+        return SpawnPerUnit(runner, index, InterpreterWorker)

@@ -480,21 +480,31 @@ class ProcessExecutor(Executor):
         return ForkWorker(runner, index)
 
 
-class _SpawnForkWorker:
-    """Forks one child per unit (copy-on-write view of the parent's memory)."""
+class SpawnPerUnit:
+    """Runs each unit on a fresh worker made by *factory*, then stops it.
 
-    def __init__(self, runner: StageRunner, index: int) -> None:
+    The spawn executors' remote worker: one forked child (`ForkWorker`) or
+    one subinterpreter per unit, set up, used once and reaped.
+    """
+
+    def __init__(
+        self,
+        runner: StageRunner,
+        index: int,
+        factory: Callable[[StageRunner, int], ForkWorker],
+    ) -> None:
         self.runner = runner
         self.index = index
+        self.factory = factory
 
     def start(self) -> None:
-        """Nothing to start: children are forked per unit."""
+        """Nothing to start: a worker is made per unit."""
 
     def run_units(self, units: list[Any]) -> RemoteResult:
-        """Fork one child per unit; results stream back while it runs."""
+        """Run each unit on its own fresh worker; results stream back."""
         results = []
         for unit in units:
-            worker = ForkWorker(self.runner, self.index)
+            worker = self.factory(self.runner, self.index)
             try:
                 worker.start()
                 results.append(worker.run_units([unit]))
@@ -503,7 +513,7 @@ class _SpawnForkWorker:
         return _merge(results)
 
     def stop(self, *, cancelled: bool) -> None:
-        """Nothing to stop: each child was reaped after its unit."""
+        """Nothing to stop: each worker was stopped after its unit."""
 
 
 @final
@@ -535,9 +545,9 @@ class SpawnForkExecutor(Executor):
         """Forked children need ``os.fork``."""
         return _fork_unavailable()
 
-    def remote_worker(self, runner: StageRunner, index: int) -> _SpawnForkWorker:
+    def remote_worker(self, runner: StageRunner, index: int) -> SpawnPerUnit:
         """Return the per-unit forker of parent thread *index*."""
-        return _SpawnForkWorker(runner, index)
+        return SpawnPerUnit(runner, index, ForkWorker)
 
 
 class _SpawnThreadWorker:
