@@ -143,6 +143,12 @@ class Pipeline(Stage[Any, Any]):  # type: ignore[override]
         """Return ``"Pipeline 'name'"``."""
         return f"Pipeline {self.name!r}"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the pipeline without its parent (a fused region crosses alone)."""
+        state = super().__getstate__()
+        state["_parent"] = None
+        return state
+
     def to_mermaid(self) -> str:
         """Return a Mermaid ``flowchart`` of this pipeline (see `minigun.mermaid`).
 

@@ -69,6 +69,9 @@ class Counters:
         self.blocked_time += other.blocked_time
         self.seen += other.seen
         self.samples.extend(other.samples)
+        if len(self.samples) > RESERVOIR_SIZE * 4:
+            # Samples merged from remote workers: keep the reservoir bounded.
+            self.samples = random.sample(self.samples, RESERVOIR_SIZE)
 
     @classmethod
     def total(cls, parts: Iterable[Counters]) -> Counters:

@@ -44,6 +44,13 @@ REQUIRES = {
     "mermaid_export.py": "minigun.mermaid",
 }
 
+#: Examples another test folder runs (inside the environment they need).
+RUN_ELSEWHERE = {
+    "ray_cluster.py": (
+        "runs in tests/ray/test_ray_private.py, inside the network fence Ray needs"
+    ),
+}
+
 DRIVER = """
 import importlib.util, inspect, sys
 path, n = sys.argv[1], int(sys.argv[2])
@@ -63,6 +70,8 @@ def _missing(path: Path) -> str | None:
         return f"{module} is not available in this version"
     if path.name.startswith("dsl_") and not hasattr(minigun, "Task"):
         return "minigun.Task is not exported in this version"
+    if path.name in RUN_ELSEWHERE:
+        return RUN_ELSEWHERE[path.name]
     return None
 
 

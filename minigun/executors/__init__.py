@@ -5,6 +5,7 @@ All executors are re-exported from `minigun`.
 
 from ._asyncio import AsyncExecutor as AsyncExecutor
 from ._base import Executor as Executor
+from ._distributed import RayExecutor as RayExecutor
 from ._inline import InlineExecutor as InlineExecutor
 from ._interpreters import InterpreterExecutor as InterpreterExecutor
 from ._interpreters import SpawnInterpreterExecutor as SpawnInterpreterExecutor
@@ -19,6 +20,7 @@ __all__ = (
     "InlineExecutor",
     "InterpreterExecutor",
     "ProcessExecutor",
+    "RayExecutor",
     "SpawnForkExecutor",
     "SpawnInterpreterExecutor",
     "SpawnThreadExecutor",

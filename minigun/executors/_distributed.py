@@ -29,6 +29,8 @@ its threads carry on with the stage's other actors.
 from __future__ import annotations
 
 import contextlib
+import copy
+import importlib.machinery
 import importlib.util
 import logging
 import math
@@ -36,6 +38,7 @@ import os
 import pickle
 import random
 import socket
+import sys
 import threading
 import time
 import weakref
@@ -56,7 +59,7 @@ from ..errors import (
     WorkerCrashedError,
     _short_repr,
 )
-from ._base import Executor, RemoteResult
+from ._base import Executor, RemoteResult, check_workers
 
 if TYPE_CHECKING:
     from .._policy import RetryPolicy
@@ -69,6 +72,8 @@ _log = logger.bind(component="ray")
 
 #: How often a waiting parent thread checks for a cancelled run (seconds).
 _POLL = 0.1
+#: Seconds Ray (a private instance, or a connection) may take to start, at least.
+_RAY_START = 60.0
 #: Latency samples an actor returns per call (the parent keeps a reservoir).
 _SAMPLES_PER_CALL = 32
 #: Actor options minigun sets itself (the dedicated arguments say how).
@@ -118,6 +123,47 @@ def _culprit(stage: str, what: str, values: list[Any]) -> NotPicklableError:
     return NotPicklableError(stage, what, "unknown", "pickling the batch failed")
 
 
+def _portable_stage(stage: Stage[Any, Any]) -> Stage[Any, Any]:
+    """Return a copy of *stage* to ship to the actors.
+
+    Its options stay behind: hooks, ``on_error`` and dead letters run in the
+    parent, so they need not pickle (and are not shipped for nothing).
+    """
+    from .._stage import StageOptions  # noqa: PLC0415 - model layer, on use
+
+    clone = copy.copy(stage)
+    clone.options = StageOptions()
+    return clone
+
+
+def _ship_by_value(stage: Stage[Any, Any]) -> None:
+    """Make cloudpickle ship the stage's code by value when no node can import it.
+
+    cloudpickle sends a class or function of an imported module by
+    reference (its module's name). A module loaded from a file under a name
+    the import system cannot find again (a script loaded by path, a plugin)
+    would then fail to unpickle in every actor; ship such modules by value.
+    """
+    from ray import cloudpickle  # noqa: PLC0415 - optional dependency
+
+    for obj in (type(stage), stage.fn):
+        name = getattr(obj, "__module__", None)
+        if not isinstance(name, str) or name == "__main__":
+            continue
+        module = sys.modules.get(name)
+        if module is None or name.startswith("minigun."):
+            continue
+        top = name.partition(".")[0]
+        if top in sys.builtin_module_names:
+            continue
+        try:
+            findable = importlib.machinery.PathFinder.find_spec(top) is not None
+        except (ImportError, ValueError):
+            findable = False
+        if not findable:
+            cloudpickle.register_pickle_by_value(module)  # type: ignore[no-untyped-call]
+
+
 def _portable(exc: BaseException) -> BaseException:
     """Return *exc*, or a RuntimeError describing it if it cannot cross."""
     try:
@@ -128,12 +174,6 @@ def _portable(exc: BaseException) -> BaseException:
 
 
 # -- validators -------------------------------------------------------------------
-
-
-def _check_count(_inst: object, attr: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        msg = f"{attr.name} must be an int >= 1, got {value!r}"
-        raise DefinitionError(msg)
 
 
 def _check_cpus(_inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
@@ -360,10 +400,19 @@ _SESSION = _Session()
 class _StageActor:
     """Runs inside a Ray actor: one copy of the stage, ``setup()`` once."""
 
-    def __init__(self, blob: bytes) -> None:
-        self.name, self.stage, self.policy = pickle.loads(blob)  # noqa: S301 - ours
+    def __init__(self, name: str, blob: bytes) -> None:
+        self.name = name
         self.error: BaseException | None = None
         self.kernel: Any = None
+        try:
+            _, self.stage, self.policy = pickle.loads(blob)  # noqa: S301 - ours
+        except Exception as exc:
+            self.error = ExecutorError(
+                f"stage {name!r} could not be unpickled in its Ray actor "
+                f"({type(exc).__name__}: {exc}); install the modules it needs "
+                "on every node, or ship them with runtime_env="
+            )
+            return
         try:
             self.stage.setup()
         except Exception as exc:
@@ -438,6 +487,27 @@ class _StageActor:
         return None
 
 
+_ACTOR_CLASS: list[Any] = []
+
+
+def _actor_class(ray: Any) -> Any:
+    """Return the Ray actor class of `_StageActor` (made once per process)."""
+    if not _ACTOR_CLASS:
+        _ACTOR_CLASS.append(ray.remote(_StageActor))
+    return _ACTOR_CLASS[0]
+
+
+def _dead_for_good(handle: Any) -> bool:
+    """Whether Ray's control store says the actor is dead (best effort)."""
+    try:
+        from ray._private import state  # noqa: PLC0415 - no public equivalent
+
+        info = state.actors(handle._actor_id.hex())  # noqa: SLF001
+    except Exception:
+        return False
+    return isinstance(info, dict) and info.get("State") == "DEAD"
+
+
 # -- the parent side ------------------------------------------------------------------
 
 
@@ -463,7 +533,6 @@ class _Actors:
         self.handles: list[Any] = [None] * n
         self.ready_refs: list[Any] = [None] * n
         self.lost = [False] * n
-        self.nodes: list[str | None] = [None] * n
         self.threads_left = threads
         self.start_error: BaseException | None = None
 
@@ -478,7 +547,9 @@ class _Actors:
             r = self.runner
             ex = self.executor
             try:
-                blob = _dumps((r.name, r.stage, r.policy))
+                stage = _portable_stage(r.stage)
+                _ship_by_value(stage)
+                blob = _dumps((r.name, stage, r.policy))
             except Exception as exc:
                 self.start_error = NotPicklableError(
                     r.name, "stage", type(r.stage).__qualname__, str(exc)
@@ -494,11 +565,16 @@ class _Actors:
             if ex.runtime_env is not None:
                 options["runtime_env"] = dict(ex.runtime_env)
             options.update(ex.actor_options or {})
-            cls = ray.remote(_StageActor).options(**options)
-            for i in range(len(self.handles)):
-                handle = cls.remote(blob)
-                self.handles[i] = handle
-                self.ready_refs[i] = handle.ready.remote()
+            try:
+                cls = _actor_class(ray).options(**options)
+                for i in range(len(self.handles)):
+                    handle = cls.remote(r.name, blob)
+                    self.handles[i] = handle
+                    self.ready_refs[i] = handle.ready.remote()
+            except Exception as exc:
+                msg = f"stage {r.name!r}: could not create its Ray actors: {exc}"
+                self.start_error = ExecutorError(msg)
+                raise self.start_error from exc
 
     def live_slot(self, preferred: int) -> int | None:
         """Return *preferred*, or another actor that is not lost, or None."""
@@ -604,16 +680,23 @@ class RayWorker:
     def _start(self) -> None:
         r = self.runner
         ex = self.executor
+        if r.rt.cancelled:
+            raise Cancelled
         timeout = ex.actor_timeout
+        started = time.monotonic()
+        # Ray itself may take a while to start: never less than a minute.
+        _SESSION.wait_ready(
+            r, None if timeout is None else started + max(timeout, _RAY_START)
+        )
         deadline = None if timeout is None else time.monotonic() + timeout
-        _SESSION.wait_ready(r, deadline)
         with _SESSION.lock:
             owned, address = _SESSION.owned, _SESSION.address
-        if owned and ex.address is not None and address != ex.address:
+        if owned and address != ex.address:
+            wants = ex.address or "a private local instance"
             joined = address or "a private local instance"
             msg = (
-                f"stage {r.name!r} wants the Ray cluster at {ex.address!r}, but "
-                f"this run already uses {joined}; one process joins one cluster"
+                f"stage {r.name!r} wants Ray at {wants}, but this process "
+                f"already uses {joined}; one process joins one cluster"
             )
             raise ExecutorError(msg)
         self.actors.create()
@@ -644,7 +727,8 @@ class RayWorker:
     def _get(self, ref: Any, deadline: float | None) -> Any:
         """``ray.get`` that wakes for cancels; raise `_Crashed` when the actor dies.
 
-        Returns ``None``-free results; raises ``TimeoutError`` past *deadline*.
+        Raises ``TimeoutError`` past *deadline* and `Cancelled` when the run
+        is cancelled.
         """
         ray = _ray()
         exceptions = ray.exceptions
@@ -696,15 +780,17 @@ class RayWorker:
                     raise ExecutorError(msg) from None
                 raise
             except _Crashed:
-                # Died while starting (or restarting): ask again until the deadline.
-                if deadline is not None and time.monotonic() >= deadline:
+                # Died while starting (or restarting): ask again until the
+                # deadline, unless Ray will not restart it.
+                if (
+                    deadline is not None and time.monotonic() >= deadline
+                ) or _dead_for_good(handle):
                     raise
                 r.rt.sleep(_POLL)
                 ref = handle.ready.remote()
                 continue
             if error is not None:
                 raise error
-            acts.nodes[slot] = node
             return pid, node
 
     # -- running units ---------------------------------------------------------
@@ -789,6 +875,8 @@ class RayWorker:
         """One round trip of *units*; raise `_Crashed` if the actor dies."""
         r = self.runner
         acts = self.actors
+        if acts.lost[self.slot]:
+            self._move()
         slot = self.slot
         handle = acts.handles[slot]
         if handle is None or acts.lost[slot]:
@@ -894,10 +982,10 @@ class RayExecutor(Executor):
         'ray(2)'
     """
 
-    _workers: int = attrs.field(default=2, validator=_check_count, alias="workers")
+    _workers: int = attrs.field(default=2, validator=check_workers, alias="workers")
     address: str | None = attrs.field(default=None, validator=_check_address)
-    batch_size: int = attrs.field(default=256, validator=_check_count)
-    max_in_flight: int = attrs.field(default=1, validator=_check_count)
+    batch_size: int = attrs.field(default=256, validator=check_workers)
+    max_in_flight: int = attrs.field(default=1, validator=check_workers)
     resources: dict[str, float] | None = attrs.field(
         default=None, converter=_to_resources, hash=False
     )
@@ -933,7 +1021,7 @@ class RayExecutor(Executor):
     def check_stage(self, stage: Stage[Any, Any]) -> str | None:
         """The stage must survive cloudpickle (it is shipped to each actor)."""
         try:
-            _dumps(stage)
+            _dumps(_portable_stage(stage))
         except Exception as exc:
             return (
                 f"{stage.describe()} cannot be shipped to a Ray actor ({exc}); "
