@@ -16,5 +16,6 @@ WORKLOADS: dict[str, str] = {
     "w5": "benchmarks.workloads.w5_batching",
     "w6": "benchmarks.workloads.w6_memory",
     "w7": "benchmarks.workloads.w7_fanout",
+    "w8": "benchmarks.workloads.w8_ray",
 }
 """Workload id -> module."""

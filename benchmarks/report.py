@@ -475,6 +475,14 @@ def goals(results: dict[str, Any]) -> list[dict[str, str]]:
         )
     m5 = rate("w5", "minigun")
     add("W5 minigun items/s", m5, fmt_rate(m5) + "/s", "≥ 3M/s", (m5 or 0) >= 3e6)
+    m8 = rate("w8", "minigun_ray")
+    add(
+        "W8 RayExecutor items/s",
+        m8,
+        fmt_rate(m8) + "/s",
+        "≥ 150k/s",
+        (m8 or 0) >= 1.5e5,
+    )
 
     mod6 = _module("w6")
     for impl in mod6.GATED:
