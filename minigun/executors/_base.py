@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from .._runtime import StageRunner
     from .._stats import Counters
 
-__all__ = ("Executor", "RemoteResult", "RemoteWorker")
+__all__ = ("CrashRetry", "Executor", "RemoteResult", "RemoteWorker")
 
 
 class Executor(ExecutorLike):
@@ -69,6 +69,78 @@ class RemoteResult:
         self.counters = counters
         #: Cumulative statistics of a fused region's inner stages, if any.
         self.inner: dict[str, list[float]] | None = None
+
+    @classmethod
+    def merge(cls, results: list[RemoteResult]) -> RemoteResult:
+        """Combine the results of several calls, in order."""
+        from .._stats import Counters  # noqa: PLC0415 - typing-only at module level
+
+        c = Counters()
+        out: list[Any] = []
+        tos: list[Any] = []
+        failures: list[tuple[Any, BaseException]] = []
+        for res in results:
+            out.extend(res.out)
+            tos.extend(res.tos)
+            failures.extend(res.failures)
+            c.add(res.counters)
+        merged = cls(out, tos, failures, c)
+        inners = [res.inner for res in results if res.inner is not None]
+        merged.inner = inners[-1] if inners else None
+        return merged
+
+
+class CrashRetry:
+    """Mixin of remote workers whose worker can die (a process, an actor).
+
+    `_run_batch` calls `_call`; when the worker died (an exception of
+    `crash_type`), `_after_crash` restarts it and every unit of the lost
+    batch is retried alone, under the stage's retry budget, so the unit that
+    kills the worker is found and reported by `_crash_error`
+    (`WorkerCrashedError` or a timeout) while the others go through.
+    """
+
+    runner: StageRunner
+    crash_type: ClassVar[type[Exception]] = Exception
+
+    def _call(self, units: list[Any]) -> RemoteResult:  # pragma: no cover
+        raise NotImplementedError
+
+    def _after_crash(self, crash: Any) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _crash_error(self, unit: Any, crash: Any) -> Exception:  # pragma: no cover
+        raise NotImplementedError
+
+    def _run_batch(self, units: list[Any]) -> RemoteResult:
+        try:
+            return self._call(units)
+        except self.crash_type as crash:
+            self._after_crash(crash)
+            return RemoteResult.merge(
+                [self._retry_after_crash(u, crash) for u in units]
+            )
+
+    def _retry_after_crash(self, unit: Any, crash: Any) -> RemoteResult:
+        from .._stats import Counters  # noqa: PLC0415
+
+        retried = 0
+        while True:
+            if retried >= self.runner.max_retries:
+                c = Counters()
+                c.items_retried = retried
+                c.items_failed = 1
+                error = self._crash_error(unit, crash)
+                return RemoteResult([], [], [(unit, error)], c)
+            retried += 1
+            try:
+                result = self._call([unit])
+            except self.crash_type as again:
+                crash = again
+                self._after_crash(crash)
+            else:
+                result.counters.items_retried += retried
+                return result
 
 
 class RemoteWorker(Protocol):

@@ -59,7 +59,7 @@ from ..errors import (
     WorkerCrashedError,
     _short_repr,
 )
-from ._base import Executor, RemoteResult, check_workers
+from ._base import CrashRetry, Executor, RemoteResult, check_workers
 
 if TYPE_CHECKING:
     from .._policy import RetryPolicy
@@ -651,8 +651,10 @@ class _Actors:
 _STAGES: weakref.WeakKeyDictionary[StageRunner, _Actors] = weakref.WeakKeyDictionary()
 
 
-class RayWorker:
+class RayWorker(CrashRetry):
     """One parent thread's view of a Ray stage: drives one actor (see module doc)."""
+
+    crash_type = _Crashed
 
     def __init__(self, runner: StageRunner, index: int) -> None:
         ex = runner.executor
@@ -798,39 +800,13 @@ class RayWorker:
     def run_units(self, units: list[Any]) -> RemoteResult:
         """Run *units* on the actor in batches; retry the units of a crashed actor."""
         if self.item_timeout is not None and len(units) > 1:
-            return _merge([self._run_batch([u]) for u in units])
+            return RemoteResult.merge([self._run_batch([u]) for u in units])
         size = self.executor.batch_size
         if len(units) <= size:
             return self._run_batch(units)
-        return _merge(
+        return RemoteResult.merge(
             [self._run_batch(units[i : i + size]) for i in range(0, len(units), size)]
         )
-
-    def _run_batch(self, units: list[Any]) -> RemoteResult:
-        try:
-            return self._call(units)
-        except _Crashed as crash:
-            self._after_crash(crash)
-            return _merge([self._retry_after_crash(u, crash) for u in units])
-
-    def _retry_after_crash(self, unit: Any, crash: _Crashed) -> RemoteResult:
-        r = self.runner
-        retried = 0
-        while True:
-            if retried >= r.max_retries:
-                c = Counters()
-                c.items_retried = retried
-                c.items_failed = 1
-                return RemoteResult([], [], [(unit, self._crash_error(unit, crash))], c)
-            retried += 1
-            try:
-                result = self._call([unit])
-            except _Crashed as again:
-                crash = again
-                self._after_crash(crash)
-            else:
-                result.counters.items_retried += retried
-                return result
 
     def _crash_error(self, unit: Any, crash: _Crashed) -> Exception:
         r = self.runner
@@ -912,22 +888,6 @@ class RayWorker:
         result = RemoteResult(out, tos, failures, c)
         result.inner = inner
         return result
-
-
-def _merge(results: list[RemoteResult]) -> RemoteResult:
-    c = Counters()
-    out: list[Any] = []
-    tos: list[Any] = []
-    failures: list[tuple[Any, BaseException]] = []
-    for res in results:
-        out.extend(res.out)
-        tos.extend(res.tos)
-        failures.extend(res.failures)
-        c.add(res.counters)
-    merged = RemoteResult(out, tos, failures, c)
-    inners = [res.inner for res in results if res.inner is not None]
-    merged.inner = inners[-1] if inners else None
-    return merged
 
 
 def _request(runner: StageRunner) -> dict[str, float]:

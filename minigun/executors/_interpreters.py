@@ -27,7 +27,7 @@ from loguru import logger
 from .._region import FusedRegion
 from .._stage import f_repr
 from ..errors import ExecutorError, StageError
-from ._base import Executor, RemoteResult, check_workers
+from ._base import Executor, check_workers
 from ._processes import ForkWorker, SpawnPerUnit, _CrashedError
 
 if TYPE_CHECKING:
@@ -237,9 +237,6 @@ class InterpreterWorker(ForkWorker):
                 _interpreters.destroy(self._iid)
             self._iid = None
         self.pid = None
-
-    def _retry_after_crash(self, unit: Any, crash: _CrashedError) -> RemoteResult:
-        return super()._retry_after_crash(unit, crash)
 
 
 @final

@@ -40,7 +40,7 @@ from ..errors import (
     WorkerCrashedError,
     _short_repr,
 )
-from ._base import Executor, RemoteResult, check_workers
+from ._base import CrashRetry, Executor, RemoteResult, check_workers
 from ._serve import culprit, portable_error, serve
 
 if TYPE_CHECKING:
@@ -113,8 +113,10 @@ def _reap(pid: int, *, block: bool) -> tuple[int | None, int | None] | None:
     return (os.waitstatus_to_exitcode(status), None)
 
 
-class ForkWorker:
+class ForkWorker(CrashRetry):
     """One persistent forked child running a stage's units (see module docstring)."""
+
+    crash_type = _CrashedError
 
     def __init__(self, runner: StageRunner, index: int) -> None:
         self.runner = runner
@@ -232,31 +234,8 @@ class ForkWorker:
     def run_units(self, units: list[Any]) -> RemoteResult:
         """Run *units* in the child; retry units of a crashed child one by one."""
         if self.item_timeout is not None and len(units) > 1:
-            return _merge([self.run_units([u]) for u in units])
-        try:
-            return self._call(units)
-        except _CrashedError as crash:
-            self._after_crash(crash)
-            return _merge([self._retry_after_crash(u, crash) for u in units])
-
-    def _retry_after_crash(self, unit: Any, crash: _CrashedError) -> RemoteResult:
-        r = self.runner
-        retried = 0
-        while True:
-            if retried >= r.max_retries:
-                c = Counters()
-                c.items_retried = retried
-                c.items_failed = 1
-                return RemoteResult([], [], [(unit, self._crash_error(unit, crash))], c)
-            retried += 1
-            try:
-                result = self._call([unit])
-            except _CrashedError as again:
-                crash = again
-                self._after_crash(crash)
-            else:
-                result.counters.items_retried += retried
-                return result
+            return RemoteResult.merge([self.run_units([u]) for u in units])
+        return self._run_batch(units)
 
     def _crash_error(self, unit: Any, crash: _CrashedError) -> Exception:
         r = self.runner
@@ -358,22 +337,6 @@ def _describe_status(status: tuple[int | None, int | None] | None) -> str:
     if sig is not None:
         return f"killed by signal {sig}"
     return f"exit code {exitcode}"
-
-
-def _merge(results: list[RemoteResult]) -> RemoteResult:
-    c = Counters()
-    out: list[Any] = []
-    tos: list[Any] = []
-    failures: list[tuple[Any, BaseException]] = []
-    for res in results:
-        out.extend(res.out)
-        tos.extend(res.tos)
-        failures.extend(res.failures)
-        c.add(res.counters)
-    merged = RemoteResult(out, tos, failures, c)
-    inners = [res.inner for res in results if res.inner is not None]
-    merged.inner = inners[-1] if inners else None
-    return merged
 
 
 def _child_main(  # pragma: no cover - runs in forked children
@@ -510,7 +473,7 @@ class SpawnPerUnit:
                 results.append(worker.run_units([unit]))
             finally:
                 worker.stop(cancelled=self.runner.rt.cancelled)
-        return _merge(results)
+        return RemoteResult.merge(results)
 
     def stop(self, *, cancelled: bool) -> None:
         """Nothing to stop: each worker was stopped after its unit."""
@@ -576,7 +539,7 @@ class _SpawnThreadWorker:
             if isinstance(got, BaseException):
                 raise got
             results.append(got)
-        return _merge(results)
+        return RemoteResult.merge(results)
 
     def _one(self, unit: Any, box: list[RemoteResult | BaseException]) -> None:
         r = self.runner
